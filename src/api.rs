@@ -1,0 +1,555 @@
+//! The HTTP edge: routes of the contract, body limits, auth, metrics, and the one mapping
+//! from engine errors to HTTP statuses and the contract's JSON error shape.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{MatchedPath, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+use serde_json::{json, Map, Value};
+use tracing::Instrument;
+
+use crate::engine::{Engine, EngineError, Rejected};
+use crate::model::{ContactInput, FieldDefInput, WorkspaceSettings};
+use crate::search::{SearchError, SearchRequest};
+
+/// Shared state of the router.
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: Arc<Engine>,
+    /// When set, every route but `/health` needs `Authorization: Bearer <key>`.
+    pub master_key: Option<Arc<str>>,
+}
+
+/// An error as the client sees it.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(json!({"error": {"code": self.code, "message": self.message}})),
+        )
+            .into_response()
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> Self {
+        use StatusCode as S;
+        match e {
+            EngineError::Validation(v) => {
+                ApiError::new(S::BAD_REQUEST, "invalid_value", v.to_string())
+            }
+            EngineError::NotFound(m) => ApiError::new(S::NOT_FOUND, "not_found", m),
+            EngineError::BadRequest(m) => ApiError::new(S::BAD_REQUEST, "bad_request", m),
+            EngineError::Conflict(m) => ApiError::new(S::CONFLICT, "conflict", m),
+            EngineError::Search(SearchError::BadRequest(m)) => {
+                ApiError::new(S::BAD_REQUEST, "invalid_search", m)
+            }
+            EngineError::Search(e @ SearchError::BadCursor(_)) => {
+                ApiError::new(S::BAD_REQUEST, "invalid_cursor", e.to_string())
+            }
+            EngineError::Unavailable(m) => ApiError::new(S::SERVICE_UNAVAILABLE, "unavailable", m),
+            other => {
+                tracing::error!(error = %other, "internal error");
+                ApiError::new(
+                    S::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "an internal error occurred; it has been logged",
+                )
+            }
+        }
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// Builds the router.
+pub fn app(state: AppState) -> Router {
+    let v1 = Router::new()
+        .route(
+            "/v1/workspaces/{ws}/settings",
+            get(get_settings).put(put_settings),
+        )
+        .route("/v1/workspaces/{ws}/fields", get(list_fields))
+        .route("/v1/workspaces/{ws}/fields/{key}", put(put_field))
+        .route("/v1/workspaces/{ws}/contacts", post(create_contact))
+        .route("/v1/workspaces/{ws}/contacts/bulk", post(bulk))
+        .route(
+            "/v1/workspaces/{ws}/contacts/{id}",
+            get(get_contact)
+                .put(put_contact)
+                .patch(patch_contact)
+                .delete(delete_contact),
+        )
+        .route("/v1/workspaces/{ws}/search", post(search))
+        .route("/metrics", get(metrics))
+        .route_layer(middleware::from_fn_with_state(state.clone(), auth));
+    Router::new()
+        .route("/health", get(health))
+        .merge(v1)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "route_not_found",
+        "no such route; see the contract for the routes",
+    )
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not take that method",
+    )
+}
+
+/// Request metrics and a tracing span per request.
+async fn observe(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().clone();
+    let start = Instant::now();
+    let span = tracing::info_span!("request", %method, route = %route);
+    let resp = next.run(req).instrument(span.clone()).await;
+    let elapsed = start.elapsed();
+    let m = &st.engine.metrics;
+    m.http_requests
+        .with_label_values(&[route.as_str(), method.as_str(), resp.status().as_str()])
+        .inc();
+    m.http_latency
+        .with_label_values(&[route.as_str()])
+        .observe(elapsed.as_secs_f64());
+    tracing::debug!(parent: &span, status = resp.status().as_u16(), ms = elapsed.as_secs_f64() * 1e3, "request done");
+    resp
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn auth(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    if let Some(key) = &st.master_key {
+        let given = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        match given {
+            Some(g) if constant_time_eq(g.as_bytes(), key.as_bytes()) => {}
+            Some(_) => {
+                return ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "the bearer key is not valid",
+                )
+                .into_response()
+            }
+            None => {
+                return ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "this service needs an `Authorization: Bearer <key>` header",
+                )
+                .into_response()
+            }
+        }
+    }
+    next.run(req).await
+}
+
+/// Reads a whole body up to `limit` bytes and parses it as JSON, with errors a person can
+/// act on (too large, not UTF-8, not JSON, wrong shape).
+async fn read_json<T: DeserializeOwned>(body: Body, limit: usize) -> ApiResult<T> {
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the request body is over the limit of {limit} bytes"),
+        )
+    })?;
+    parse_json(&bytes)
+}
+
+fn parse_json<T: DeserializeOwned>(bytes: &Bytes) -> ApiResult<T> {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_utf8",
+            format!("the body is not valid UTF-8 (at byte {})", e.valid_up_to()),
+        )
+    })?;
+    serde_json::from_str(text).map_err(|e| {
+        let code = if e.is_data() {
+            "invalid_value"
+        } else {
+            "malformed_json"
+        };
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            code,
+            format!("the body is not a valid request: {e}"),
+        )
+    })
+}
+
+fn refresh(q: &HashMap<String, String>) -> ApiResult<bool> {
+    match q.get("refresh").map(String::as_str) {
+        None | Some("false") => Ok(false),
+        Some("true") | Some("") | Some("wait_for") => Ok(true),
+        Some(o) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("refresh={o:?}: use true or false"),
+        )),
+    }
+}
+
+/// Runs blocking engine work off the async runtime.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, EngineError> + Send + 'static,
+) -> ApiResult<T> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r.map_err(ApiError::from),
+        Err(e) => {
+            tracing::error!(error = %e, "a blocking task failed");
+            Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "an internal error occurred; it has been logged",
+            ))
+        }
+    }
+}
+
+/// Makes a write durable (and visible, when asked) before it is acknowledged.
+async fn ack(st: &AppState, seq: u64, visible: bool) -> ApiResult<()> {
+    let e = st.engine.clone();
+    blocking(move || e.wait_durable(seq)).await?;
+    if visible {
+        st.engine.wait_visible(seq).await?;
+    }
+    Ok(())
+}
+
+async fn health(State(st): State<AppState>) -> Response {
+    if st.engine.is_ready() {
+        (
+            StatusCode::OK,
+            Json(json!({"status": "ok", "visible_seq": st.engine.visible_seq()})),
+        )
+            .into_response()
+    } else {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "starting",
+            "the index is catching up with the store",
+        )
+        .into_response()
+    }
+}
+
+async fn metrics(State(st): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        st.engine.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn get_settings(
+    State(st): State<AppState>,
+    Path(ws): Path<String>,
+) -> ApiResult<Json<WorkspaceSettings>> {
+    let e = st.engine.clone();
+    Ok(Json(blocking(move || e.get_settings(&ws)).await?))
+}
+
+async fn put_settings(
+    State(st): State<AppState>,
+    Path(ws): Path<String>,
+    body: Body,
+) -> ApiResult<Json<WorkspaceSettings>> {
+    let s: WorkspaceSettings = read_json(body, st.engine.cfg.server.max_body_bytes).await?;
+    let e = st.engine.clone();
+    let (s, seq) = blocking(move || e.put_settings(&ws, s)).await?;
+    ack(&st, seq, false).await?;
+    Ok(Json(s))
+}
+
+async fn list_fields(State(st): State<AppState>, Path(ws): Path<String>) -> ApiResult<Json<Value>> {
+    let e = st.engine.clone();
+    let fields = blocking(move || e.list_fields(&ws)).await?;
+    Ok(Json(json!({"fields": fields})))
+}
+
+async fn put_field(
+    State(st): State<AppState>,
+    Path((ws, key)): Path<(String, String)>,
+    body: Body,
+) -> ApiResult<Json<Value>> {
+    let input: FieldDefInput = read_json(body, st.engine.cfg.server.max_body_bytes).await?;
+    let e = st.engine.clone();
+    let (def, seq) = blocking(move || e.put_field(&ws, &key, input)).await?;
+    ack(&st, seq, false).await?;
+    Ok(Json(serde_json::to_value(def).unwrap_or(Value::Null)))
+}
+
+async fn get_contact(
+    State(st): State<AppState>,
+    Path((ws, id)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let e = st.engine.clone();
+    let c = blocking(move || e.get_contact(&ws, &id)).await?;
+    Ok(Json(c.to_api()))
+}
+
+async fn put_contact(
+    State(st): State<AppState>,
+    Path((ws, id)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+    body: Body,
+) -> ApiResult<Response> {
+    let visible = refresh(&q)?;
+    let input: ContactInput = read_json(body, st.engine.cfg.server.max_body_bytes).await?;
+    let e = st.engine.clone();
+    let (c, created, seq) = blocking(move || e.upsert_contact(&ws, &id, input, false)).await?;
+    ack(&st, seq, visible).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(c.to_api())).into_response())
+}
+
+async fn create_contact(
+    State(st): State<AppState>,
+    Path(ws): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    body: Body,
+) -> ApiResult<Response> {
+    let visible = refresh(&q)?;
+    let input: ContactInput = read_json(body, st.engine.cfg.server.max_body_bytes).await?;
+    let id = input
+        .id
+        .clone()
+        .unwrap_or_else(|| format!("cdx-{}", uuid::Uuid::new_v4().simple()));
+    let e = st.engine.clone();
+    let (c, _, seq) = blocking(move || e.upsert_contact(&ws, &id, input, true)).await?;
+    ack(&st, seq, visible).await?;
+    Ok((StatusCode::CREATED, Json(c.to_api())).into_response())
+}
+
+async fn patch_contact(
+    State(st): State<AppState>,
+    Path((ws, id)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+    body: Body,
+) -> ApiResult<Json<Value>> {
+    let visible = refresh(&q)?;
+    let patch: Map<String, Value> = read_json(body, st.engine.cfg.server.max_body_bytes).await?;
+    let e = st.engine.clone();
+    let (c, seq) = blocking(move || e.patch_contact(&ws, &id, patch)).await?;
+    ack(&st, seq, visible).await?;
+    Ok(Json(c.to_api()))
+}
+
+async fn delete_contact(
+    State(st): State<AppState>,
+    Path((ws, id)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Json<Value>> {
+    let visible = refresh(&q)?;
+    if q.get("erase").is_some_and(|v| v == "true") {
+        return Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "not_implemented",
+            "GDPR erasure (?erase=true) is not available yet; a plain DELETE removes the contact from search and the store",
+        ));
+    }
+    let e = st.engine.clone();
+    let id2 = id.clone();
+    let seq = blocking(move || e.delete_contact(&ws, &id2)).await?;
+    ack(&st, seq, visible).await?;
+    Ok(Json(json!({"id": id, "deleted": true})))
+}
+
+/// `POST …/contacts/bulk`: NDJSON, streamed in chunks; each bad line is reported with its
+/// line number and never sinks its neighbours. Answered after every accepted line is durable.
+async fn bulk(
+    State(st): State<AppState>,
+    Path(ws): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Json<Value>> {
+    let visible = refresh(&q)?;
+    let limit = st.engine.cfg.server.max_bulk_bytes;
+    if let Some(len) = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        if len > limit {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("the bulk body is {len} bytes; the limit is {limit}"),
+            ));
+        }
+    }
+    crate::model::validate_workspace_id(&ws).map_err(EngineError::from)?;
+    let chunk_lines = st.engine.bulk_chunk_lines();
+    let mut stream = body.into_data_stream();
+    let mut buf: Vec<u8> = Vec::new();
+    let mut lines: Vec<(usize, String)> = Vec::with_capacity(chunk_lines);
+    let mut rejected: Vec<Rejected> = Vec::new();
+    let mut accepted = 0usize;
+    let mut last_seq = 0u64;
+    let mut line_no = 0usize;
+    let mut total = 0usize;
+    let mut done = false;
+    while !done {
+        match stream.next().await {
+            Some(Ok(bytes)) => {
+                total += bytes.len();
+                if total > limit {
+                    if last_seq > 0 {
+                        ack(&st, last_seq, false).await?;
+                    }
+                    return Err(ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "payload_too_large",
+                        format!("the bulk body went over the limit of {limit} bytes; the first {accepted} lines before the limit were stored"),
+                    ));
+                }
+                buf.extend_from_slice(&bytes);
+            }
+            Some(Err(e)) => {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "bad_body",
+                    format!("reading the body failed: {e}"),
+                ))
+            }
+            None => done = true,
+        }
+        // take complete lines (or everything at the end)
+        let mut start = 0;
+        while let Some(pos) = buf[start..].iter().position(|b| *b == b'\n') {
+            let line = &buf[start..start + pos];
+            line_no += 1;
+            push_line(&mut lines, &mut rejected, line_no, line);
+            start += pos + 1;
+        }
+        buf.drain(..start);
+        if done && !buf.is_empty() {
+            line_no += 1;
+            let rest = std::mem::take(&mut buf);
+            push_line(&mut lines, &mut rejected, line_no, &rest);
+        }
+        if lines.len() >= chunk_lines || (done && !lines.is_empty()) {
+            let chunk = std::mem::replace(&mut lines, Vec::with_capacity(chunk_lines));
+            let e = st.engine.clone();
+            let ws2 = ws.clone();
+            let out = blocking(move || e.bulk_chunk(&ws2, chunk)).await?;
+            accepted += out.accepted;
+            rejected.extend(out.rejected);
+            last_seq = last_seq.max(out.seq);
+        }
+    }
+    if last_seq > 0 {
+        ack(&st, last_seq, visible).await?;
+    }
+    rejected.sort_by_key(|r| r.line);
+    Ok(Json(json!({"accepted": accepted, "rejected": rejected})))
+}
+
+fn push_line(lines: &mut Vec<(usize, String)>, rejected: &mut Vec<Rejected>, n: usize, raw: &[u8]) {
+    let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+    match std::str::from_utf8(raw) {
+        Ok(s) if s.trim().is_empty() => {}
+        Ok(s) => lines.push((n, s.to_string())),
+        Err(e) => rejected.push(Rejected {
+            line: n,
+            id: None,
+            error: format!("the line is not valid UTF-8 (at byte {})", e.valid_up_to()),
+        }),
+    }
+}
+
+async fn search(
+    State(st): State<AppState>,
+    Path(ws): Path<String>,
+    body: Body,
+) -> ApiResult<Json<crate::engine::SearchResponse>> {
+    let req: SearchRequest = read_json(body, st.engine.cfg.server.max_body_bytes).await?;
+    let e = st.engine.clone();
+    Ok(Json(blocking(move || e.search(&ws, &req)).await?))
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves; in-flight requests finish first
+/// (up to `drain`).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    drain: Duration,
+) -> std::io::Result<()> {
+    let router = app(state);
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = tx.send(());
+    });
+    let mut handle = tokio::spawn(async move { server.await });
+    tokio::select! {
+        r = &mut handle => return r.unwrap_or(Ok(())),
+        _ = async { let _ = rx.await; } => {}
+    }
+    match tokio::time::timeout(drain, handle).await {
+        Ok(r) => r.unwrap_or(Ok(())),
+        Err(_) => {
+            tracing::warn!("requests still in flight after the drain period; stopping anyway");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,394 @@
+//! The command line: parses flags, builds ready-made state, hands it to the engine or the
+//! HTTP service.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::api::{self, AppState};
+use crate::config::Config;
+use crate::engine::Engine;
+use crate::search::SearchRequest;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "contactdex",
+    version,
+    about = "Search-and-dedup engine for contact records"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct Common {
+    /// Data directory (sled store + tantivy index). Default: the config's server.data_dir (./data).
+    #[arg(long, global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Config file. Default: index-config/default.toml if present, else built-in defaults.
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the HTTP service.
+    Serve {
+        #[command(flatten)]
+        common: Common,
+        /// Address to listen on (default 127.0.0.1:7700).
+        #[arg(long)]
+        addr: Option<String>,
+        /// Master key; required to listen on a non-loopback address.
+        #[arg(long, env = "CONTACTDEX_MASTER_KEY", hide_env_values = true)]
+        master_key: Option<String>,
+    },
+    /// Import contacts from an NDJSON file (one contact per line), with a progress bar.
+    Import {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        workspace: String,
+        /// The file (`.ndjson`); `-` reads standard input.
+        file: PathBuf,
+        /// Hide the progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Search from the shell; prints the JSON answer.
+    Search {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        workspace: String,
+        /// The query text.
+        query: String,
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+        /// A filter tree as JSON.
+        #[arg(long)]
+        filter: Option<String>,
+    },
+    /// Export a workspace's contacts (optionally filtered) as NDJSON to stdout.
+    Export {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        workspace: String,
+        /// ndjson (csv comes with the CSV import work).
+        #[arg(long, default_value = "ndjson")]
+        format: String,
+        #[arg(long)]
+        filter: Option<String>,
+    },
+    /// Rebuild the index from the store.
+    Reindex {
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+/// Errors of the command line, printed once by `main`.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Engine(#[from] crate::engine::EngineError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}: {1}")]
+    Io(String, std::io::Error),
+}
+
+fn load(common: &Common) -> Result<(Config, PathBuf), CliError> {
+    let cfg = Config::load_or_default(common.config.as_deref())?;
+    let dir = common
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| cfg.server.data_dir.clone());
+    Ok((cfg, dir))
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CONTACTDEX_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Runs the command line.
+pub fn run(cli: Cli) -> Result<(), CliError> {
+    init_tracing();
+    match cli.command {
+        Command::Serve {
+            common,
+            addr,
+            master_key,
+        } => serve(&common, addr, master_key),
+        Command::Import {
+            common,
+            workspace,
+            file,
+            quiet,
+        } => import(&common, &workspace, &file, quiet),
+        Command::Search {
+            common,
+            workspace,
+            query,
+            limit,
+            filter,
+        } => {
+            let (cfg, dir) = load(&common)?;
+            let engine = open_ready(&dir, cfg)?;
+            let req = SearchRequest {
+                q: Some(query),
+                filter: parse_filter_arg(filter.as_deref())?,
+                limit: Some(limit),
+                ..Default::default()
+            };
+            let res = engine.search(&workspace, &req)?;
+            println!("{}", serde_json::to_string_pretty(&res).unwrap_or_default());
+            engine.shutdown()?;
+            Ok(())
+        }
+        Command::Export {
+            common,
+            workspace,
+            format,
+            filter,
+        } => {
+            if format != "ndjson" {
+                return Err(CliError::Usage(format!(
+                    "--format {format}: only ndjson is available so far"
+                )));
+            }
+            let (cfg, dir) = load(&common)?;
+            let engine = open_ready(&dir, cfg)?;
+            let filter = parse_filter_arg(filter.as_deref())?;
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let mut cursor = None;
+            loop {
+                let req = SearchRequest {
+                    filter: filter.clone(),
+                    limit: Some(1000),
+                    cursor: cursor.take(),
+                    sort: Some(vec![crate::search::SortSpec {
+                        field: "id".into(),
+                        order: Some("asc".into()),
+                    }]),
+                    ..Default::default()
+                };
+                let res = engine.search(&workspace, &req)?;
+                for h in &res.hits {
+                    writeln!(out, "{}", h.contact).map_err(|e| CliError::Io("stdout".into(), e))?;
+                }
+                match res.next_cursor {
+                    Some(c) => cursor = Some(c),
+                    None => break,
+                }
+            }
+            out.flush().map_err(|e| CliError::Io("stdout".into(), e))?;
+            engine.shutdown()?;
+            Ok(())
+        }
+        Command::Reindex { common } => {
+            let (cfg, dir) = load(&common)?;
+            let start = Instant::now();
+            let index_dir = dir.join("index");
+            if index_dir.exists() {
+                std::fs::remove_dir_all(&index_dir)
+                    .map_err(|e| CliError::Io(index_dir.display().to_string(), e))?;
+            }
+            let engine = open_ready(&dir, cfg)?;
+            let n = engine.indexed_docs();
+            engine.shutdown()?;
+            println!(
+                "{}",
+                serde_json::json!({"reindexed": n, "wall_s": start.elapsed().as_secs_f64()})
+            );
+            Ok(())
+        }
+    }
+}
+
+fn parse_filter_arg(f: Option<&str>) -> Result<Option<serde_json::Value>, CliError> {
+    f.map(|s| {
+        serde_json::from_str(s)
+            .map_err(|e| CliError::Usage(format!("--filter is not valid JSON: {e}")))
+    })
+    .transpose()
+}
+
+fn open_ready(dir: &Path, cfg: Config) -> Result<Engine, CliError> {
+    let engine = Engine::open(dir, cfg)?;
+    while !engine.is_ready() {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Ok(engine)
+}
+
+fn serve(
+    common: &Common,
+    addr: Option<String>,
+    master_key: Option<String>,
+) -> Result<(), CliError> {
+    let (cfg, dir) = load(common)?;
+    let addr_s = addr.unwrap_or_else(|| cfg.server.addr.clone());
+    let addr: SocketAddr = addr_s.parse().map_err(|_| {
+        CliError::Usage(format!(
+            "--addr {addr_s:?} is not an address like 127.0.0.1:7700"
+        ))
+    })?;
+    let master_key = master_key.filter(|k| !k.is_empty());
+    if !addr.ip().is_loopback() && master_key.is_none() {
+        return Err(CliError::Usage(format!(
+            "refusing to serve on the non-loopback address {addr} without a master key: pass --master-key or set CONTACTDEX_MASTER_KEY"
+        )));
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Io("tokio runtime".into(), e))?;
+    let engine = Arc::new(Engine::open(&dir, cfg)?);
+    tracing::info!(%addr, data_dir = %dir.display(), "contactdex serving");
+    let state = AppState {
+        engine: engine.clone(),
+        master_key: master_key.map(Arc::from),
+    };
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| CliError::Io(format!("cannot listen on {addr}"), e))?;
+        api::serve(listener, state, shutdown_signal(), Duration::from_secs(8))
+            .await
+            .map_err(|e| CliError::Io("server".into(), e))
+    })?;
+    tracing::info!("draining done; flushing the store and committing the index");
+    engine.shutdown()?;
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received");
+}
+
+fn import(common: &Common, ws: &str, file: &Path, quiet: bool) -> Result<(), CliError> {
+    let (cfg, dir) = load(common)?;
+    let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("");
+    if ext.eq_ignore_ascii_case("csv") {
+        return Err(CliError::Usage(
+            "CSV import is not available yet; use NDJSON (.ndjson)".into(),
+        ));
+    }
+    let start = Instant::now();
+    let engine = Engine::open(&dir, cfg)?;
+    let (reader, size): (Box<dyn Read>, u64) = if file == Path::new("-") {
+        (Box::new(std::io::stdin()), 0)
+    } else {
+        let f =
+            std::fs::File::open(file).map_err(|e| CliError::Io(file.display().to_string(), e))?;
+        let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+        (Box::new(f), size)
+    };
+    let pb = if quiet || size == 0 {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(size)
+    };
+    pb.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:40} {bytes}/{total_bytes} ({eta}) {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut rd = BufReader::with_capacity(1 << 20, pb.wrap_read(reader));
+    let chunk_lines = engine.bulk_chunk_lines() * 4;
+    let mut line_no = 0usize;
+    let mut accepted = 0usize;
+    let mut rejected = 0usize;
+    let mut last_seq = 0;
+    let mut buf = Vec::new();
+    loop {
+        let mut lines = Vec::with_capacity(chunk_lines);
+        while lines.len() < chunk_lines {
+            buf.clear();
+            let n = rd
+                .read_until(b'\n', &mut buf)
+                .map_err(|e| CliError::Io(file.display().to_string(), e))?;
+            if n == 0 {
+                break;
+            }
+            line_no += 1;
+            match std::str::from_utf8(&buf) {
+                Ok(s) if s.trim().is_empty() => {}
+                Ok(s) => lines.push((line_no, s.trim_end().to_string())),
+                Err(_) => {
+                    rejected += 1;
+                    eprintln!("line {line_no}: not valid UTF-8");
+                }
+            }
+        }
+        if lines.is_empty() {
+            break;
+        }
+        let out = engine.bulk(ws, lines.into_iter())?;
+        accepted += out.accepted;
+        for r in &out.rejected {
+            if rejected < 50 {
+                pb.suspend(|| {
+                    eprintln!(
+                        "line {}: {}{}",
+                        r.line,
+                        r.id.as_deref()
+                            .map(|i| format!("[{i}] "))
+                            .unwrap_or_default(),
+                        r.error
+                    )
+                });
+            }
+            rejected += 1;
+        }
+        last_seq = last_seq.max(out.seq);
+        pb.set_message(format!("{accepted} imported, {rejected} rejected"));
+    }
+    engine.wait_durable(last_seq)?;
+    engine.wait_visible_blocking(last_seq)?;
+    pb.finish_and_clear();
+    let wall = start.elapsed().as_secs_f64();
+    engine.shutdown()?;
+    let (store_b, index_b) = engine.disk_usage(&dir);
+    println!(
+        "{}",
+        serde_json::json!({"imported": accepted, "rejected": rejected, "wall_s": (wall * 1000.0).round() / 1000.0,
+                           "docs_per_s": (accepted as f64 / wall).round(), "store_bytes": store_b, "index_bytes": index_b})
+    );
+    Ok(())
+}

@@ -1,0 +1,957 @@
+//! The engine: the one place that ties the store (source of truth) and the index (derived)
+//! together. The API and the CLI call only the engine.
+//!
+//! Write path: validate → normalise → [`Store::commit`] (sled batch with sequence + change
+//! log) → [`Engine::wait_durable`] (group flush; the caller acknowledges only after it) → the
+//! indexer thread receives the change set, updates tantivy, and commits at most once per
+//! `commit_interval_ms` (or at once when a caller waits for visibility), with the sequence in
+//! the commit payload → the change log is trimmed up to that commit.
+//!
+//! Read path: search the index for ids → load the documents from the store.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use crossbeam_channel::{select, Receiver, Sender};
+use rayon::prelude::*;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::config::Config;
+use crate::index::{self, IndexError, SearchIndex};
+use crate::metrics::Metrics;
+use crate::model::{
+    self, Contact, ContactInput, FieldDef, FieldDefInput, ValidationError, WorkspaceSettings,
+    WriteContext,
+};
+use crate::search::{self, SearchError, SearchRequest};
+use crate::store::{ChangeSet, Op, Store, StoreError};
+
+/// Engine errors. `Validation`, `NotFound`, `BadRequest`, `Conflict` and `Search(BadRequest)`
+/// are the client's; the rest are internal.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Validation(#[from] ValidationError),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Search(#[from] SearchError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+pub type Result<T> = std::result::Result<T, EngineError>;
+
+/// A workspace's settings and field definitions (config defaults overlaid by its own).
+#[derive(Debug, Clone)]
+pub struct WsMeta {
+    pub exists: bool,
+    pub settings: WorkspaceSettings,
+    pub fields: BTreeMap<String, FieldDef>,
+}
+
+impl WsMeta {
+    pub fn defs(&self) -> Vec<FieldDef> {
+        self.fields.values().cloned().collect()
+    }
+}
+
+/// One rejected line of a bulk request.
+#[derive(Debug, Clone, Serialize)]
+pub struct Rejected {
+    pub line: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub error: String,
+}
+
+/// Result of one bulk chunk.
+#[derive(Debug, Default)]
+pub struct BulkOutcome {
+    pub accepted: usize,
+    pub rejected: Vec<Rejected>,
+    pub seq: u64,
+}
+
+/// A search answer with documents.
+#[derive(Debug, Serialize)]
+pub struct SearchResponse {
+    pub hits: Vec<SearchHit>,
+    pub total: u64,
+    pub next_cursor: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub facets: Option<Map<String, Value>>,
+    pub took_ms: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SearchHit {
+    pub id: String,
+    pub score: f32,
+    pub contact: Value,
+}
+
+struct Visibility {
+    /// Highest sequence a search can see.
+    visible: tokio::sync::watch::Sender<u64>,
+    /// Highest sequence a caller is waiting to see (forces an early commit).
+    wanted: AtomicU64,
+    ready: AtomicBool,
+}
+
+enum Control {
+    Refresh,
+    Shutdown,
+}
+
+/// The engine. Share it behind an `Arc`.
+pub struct Engine {
+    pub cfg: Arc<Config>,
+    store: Arc<Store>,
+    index: SearchIndex,
+    ws_cache: Arc<RwLock<HashMap<String, Arc<WsMeta>>>>,
+    vis: Arc<Visibility>,
+    control: Sender<Control>,
+    indexer: std::sync::Mutex<Option<JoinHandle<()>>>,
+    pub metrics: Arc<Metrics>,
+}
+
+const BULK_CHUNK: usize = 2000;
+
+impl Engine {
+    /// Opens the store (refusing a corrupt or locked one) and the index (rebuilding it when
+    /// missing or unreadable), and starts the indexer, which first catches the index up with
+    /// the store. [`Engine::is_ready`] turns true once it has.
+    pub fn open(data_dir: &Path, cfg: Config) -> Result<Engine> {
+        let cfg = Arc::new(cfg);
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            EngineError::Unavailable(format!(
+                "cannot create data dir {}: {e}",
+                data_dir.display()
+            ))
+        })?;
+        let store = Arc::new(Store::open(&data_dir.join("store"), 256)?);
+        let opened = index::open(
+            &data_dir.join("index"),
+            cfg.index.writer_memory_mb,
+            cfg.index.writer_threads,
+        )?;
+        let metrics = Arc::new(Metrics::new());
+        let (vis_tx, _) = tokio::sync::watch::channel(0u64);
+        let vis = Arc::new(Visibility {
+            visible: vis_tx,
+            wanted: AtomicU64::new(0),
+            ready: AtomicBool::new(false),
+        });
+        let (change_tx, change_rx) = crossbeam_channel::bounded::<ChangeSet>(64);
+        let (control_tx, control_rx) = crossbeam_channel::unbounded();
+        store.set_listener(change_tx);
+        let ws_cache = Arc::new(RwLock::new(HashMap::new()));
+        let worker = Indexer {
+            store: store.clone(),
+            index: opened.index.clone(),
+            writer: Some(opened.writer),
+            cfg: cfg.clone(),
+            vis: vis.clone(),
+            metrics: metrics.clone(),
+            ws_cache: ws_cache.clone(),
+            committed_seq: opened.committed_seq,
+        };
+        let handle = std::thread::Builder::new()
+            .name("indexer".into())
+            .spawn(move || worker.run(change_rx, control_rx))
+            .map_err(|e| {
+                EngineError::Unavailable(format!("cannot start the indexer thread: {e}"))
+            })?;
+        metrics.store_seq.set(store.last_seq() as i64);
+        Ok(Engine {
+            cfg,
+            store,
+            index: opened.index,
+            ws_cache,
+            vis,
+            control: control_tx,
+            indexer: std::sync::Mutex::new(Some(handle)),
+            metrics,
+        })
+    }
+
+    /// True once the index has caught up with the store after start-up.
+    pub fn is_ready(&self) -> bool {
+        self.vis.ready.load(Ordering::Acquire)
+    }
+
+    /// The highest store sequence visible to searches.
+    pub fn visible_seq(&self) -> u64 {
+        *self.vis.visible.borrow()
+    }
+
+    /// Blocks until the writes up to `seq` are on disk.
+    pub fn wait_durable(&self, seq: u64) -> Result<()> {
+        Ok(self.store.wait_durable(seq)?)
+    }
+
+    /// Waits (async) until searches see every write up to `seq`, asking the indexer to commit
+    /// now rather than at its next interval.
+    pub async fn wait_visible(&self, seq: u64) -> Result<()> {
+        let mut rx = self.vis.visible.subscribe();
+        if *rx.borrow() >= seq {
+            return Ok(());
+        }
+        self.vis.wanted.fetch_max(seq, Ordering::AcqRel);
+        let _ = self.control.send(Control::Refresh);
+        let waited = tokio::time::timeout(Duration::from_secs(60), rx.wait_for(|v| *v >= seq))
+            .await
+            .map(|r| r.is_ok());
+        match waited {
+            Ok(true) => Ok(()),
+            _ => Err(EngineError::Unavailable(
+                "the index did not catch up within 60 s".into(),
+            )),
+        }
+    }
+
+    /// Blocking variant of [`Engine::wait_visible`] (CLI).
+    pub fn wait_visible_blocking(&self, seq: u64) -> Result<()> {
+        let start = Instant::now();
+        self.vis.wanted.fetch_max(seq, Ordering::AcqRel);
+        let _ = self.control.send(Control::Refresh);
+        while self.visible_seq() < seq {
+            if start.elapsed() > Duration::from_secs(600) {
+                return Err(EngineError::Unavailable(
+                    "the index did not catch up".into(),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Ok(())
+    }
+
+    /// Flushes the store, commits the index and stops the indexer. Idempotent.
+    pub fn shutdown(&self) -> Result<()> {
+        self.store.flush()?;
+        let _ = self.control.send(Control::Shutdown);
+        let handle = self.indexer.lock().ok().and_then(|mut h| h.take());
+        if let Some(h) = handle {
+            self.store.clear_listener();
+            let _ = h.join();
+        }
+        Ok(())
+    }
+
+    // -----------------------------------------------------------------------------------
+    // workspaces
+
+    /// The workspace's settings and fields (cached; defaults for a workspace not yet created).
+    pub fn ws_meta(&self, ws: &str) -> Result<Arc<WsMeta>> {
+        if let Some(m) = self.ws_cache.read().ok().and_then(|c| c.get(ws).cloned()) {
+            return Ok(m);
+        }
+        let m = Arc::new(load_meta(&self.store, &self.cfg, ws)?);
+        if m.exists {
+            if let Ok(mut c) = self.ws_cache.write() {
+                c.insert(ws.to_string(), m.clone());
+            }
+        }
+        Ok(m)
+    }
+
+    fn invalidate(&self, ws: &str) {
+        if let Ok(mut c) = self.ws_cache.write() {
+            c.remove(ws);
+        }
+    }
+
+    fn existing_ws(&self, ws: &str) -> Result<Arc<WsMeta>> {
+        model::validate_workspace_id(ws)?;
+        let m = self.ws_meta(ws)?;
+        if !m.exists {
+            return Err(EngineError::NotFound(format!(
+                "workspace {ws:?} does not exist (a workspace is created by its first write)"
+            )));
+        }
+        Ok(m)
+    }
+
+    pub fn get_settings(&self, ws: &str) -> Result<WorkspaceSettings> {
+        Ok(self.existing_ws(ws)?.settings.clone())
+    }
+
+    pub fn put_settings(
+        &self,
+        ws: &str,
+        settings: WorkspaceSettings,
+    ) -> Result<(WorkspaceSettings, u64)> {
+        model::validate_workspace_id(ws)?;
+        let settings = settings.normalized()?;
+        let s2 = settings.clone();
+        let ((), seq) = self.store.commit::<_, EngineError>(|_| {
+            Ok((
+                vec![Op::PutSettings {
+                    ws: ws.into(),
+                    settings: s2,
+                }],
+                (),
+            ))
+        })?;
+        self.invalidate(ws);
+        Ok((settings, seq))
+    }
+
+    pub fn list_fields(&self, ws: &str) -> Result<Vec<FieldDef>> {
+        Ok(self.existing_ws(ws)?.defs())
+    }
+
+    pub fn put_field(&self, ws: &str, key: &str, input: FieldDefInput) -> Result<(FieldDef, u64)> {
+        model::validate_workspace_id(ws)?;
+        let def = FieldDef::new(key, input.field_type, input.label, input.options)?;
+        let d2 = def.clone();
+        let cfg = self.cfg.clone();
+        let ((), seq) = self.store.commit::<_, EngineError>(|store| {
+            let meta = load_meta(store, &cfg, ws)?;
+            if let Some(old) = meta.fields.get(key) {
+                if old.field_type != d2.field_type && has_values(store, ws, key)? {
+                    return Err(EngineError::Conflict(format!(
+                        "field {key:?} is already defined as {} and contacts hold values for it; its type cannot change to {}",
+                        old.field_type.as_str(),
+                        d2.field_type.as_str()
+                    )));
+                }
+            }
+            let mut ops = Vec::new();
+            if !meta.exists {
+                ops.push(Op::PutSettings { ws: ws.into(), settings: meta.settings.clone() });
+            }
+            ops.push(Op::PutField { ws: ws.into(), def: d2 });
+            Ok((ops, ()))
+        })?;
+        self.invalidate(ws);
+        Ok((def, seq))
+    }
+
+    // -----------------------------------------------------------------------------------
+    // contacts
+
+    pub fn get_contact(&self, ws: &str, id: &str) -> Result<Contact> {
+        self.existing_ws(ws)?;
+        model::validate_contact_id(id)?;
+        self.store.contact(ws, id)?.ok_or_else(|| {
+            EngineError::NotFound(format!("contact {id:?} does not exist in workspace {ws:?}"))
+        })
+    }
+
+    /// Creates or replaces a contact. With `create_only`, an existing id is a conflict.
+    /// Returns the stored contact, whether it was created, and the write's sequence.
+    pub fn upsert_contact(
+        &self,
+        ws: &str,
+        id: &str,
+        input: ContactInput,
+        create_only: bool,
+    ) -> Result<(Contact, bool, u64)> {
+        model::validate_workspace_id(ws)?;
+        model::validate_contact_id(id)?;
+        let cfg = self.cfg.clone();
+        let meta = self.ws_meta(ws)?;
+        let now = Utc::now();
+        let (r, seq) = self.store.commit::<_, EngineError>(|store| {
+            let previous = store.contact(ws, id)?;
+            if create_only && previous.is_some() {
+                return Err(EngineError::Conflict(format!(
+                    "contact {id:?} already exists; use PUT to replace it or PATCH to change it"
+                )));
+            }
+            let meta = if meta.exists {
+                meta.clone()
+            } else {
+                Arc::new(load_meta(store, &cfg, ws)?)
+            };
+            let ctx = WriteContext {
+                settings: &meta.settings,
+                fields: &meta.fields,
+            };
+            let v = Contact::from_input(id, input, &ctx, previous.as_ref(), now)?;
+            let mut ops = Vec::new();
+            if !meta.exists {
+                ops.push(Op::PutSettings {
+                    ws: ws.into(),
+                    settings: meta.settings.clone(),
+                });
+            }
+            for d in v.new_fields {
+                ops.push(Op::PutField {
+                    ws: ws.into(),
+                    def: d,
+                });
+            }
+            let c = Arc::new(v.contact);
+            ops.push(Op::PutContact {
+                ws: ws.into(),
+                contact: c.clone(),
+            });
+            Ok((ops, (c, previous.is_none(), !meta.exists)))
+        })?;
+        let (c, created, new_ws) = r;
+        if new_ws || !c.custom.is_empty() {
+            self.invalidate(ws);
+        }
+        self.after_write(seq, 1);
+        Ok(((*c).clone(), created, seq))
+    }
+
+    /// Changes only the given fields (JSON merge patch: `null` clears a field; `custom` merges
+    /// key by key). The read-modify-write runs under the store's write lock, so concurrent
+    /// patches never lose each other's changes.
+    pub fn patch_contact(
+        &self,
+        ws: &str,
+        id: &str,
+        patch: Map<String, Value>,
+    ) -> Result<(Contact, u64)> {
+        self.existing_ws(ws)?;
+        model::validate_contact_id(id)?;
+        if let Some(v) = patch.get("id") {
+            if v.as_str() != Some(id) {
+                return Err(EngineError::BadRequest(format!(
+                    "a PATCH cannot change the id (path id {id:?})"
+                )));
+            }
+        }
+        let cfg = self.cfg.clone();
+        let now = Utc::now();
+        let (c, seq) = self.store.commit::<_, EngineError>(|store| {
+            let previous = store.contact(ws, id)?.ok_or_else(|| {
+                EngineError::NotFound(format!("contact {id:?} does not exist in workspace {ws:?}"))
+            })?;
+            let meta = load_meta(store, &cfg, ws)?;
+            let mut doc = previous.to_input_json();
+            model::merge_patch(&mut doc, patch);
+            let input: ContactInput = serde_json::from_value(Value::Object(doc)).map_err(|e| {
+                EngineError::Validation(ValidationError::new("body", e.to_string()))
+            })?;
+            let ctx = WriteContext {
+                settings: &meta.settings,
+                fields: &meta.fields,
+            };
+            let v = Contact::from_input(id, input, &ctx, Some(&previous), now)?;
+            let mut ops: Vec<Op> = v
+                .new_fields
+                .into_iter()
+                .map(|d| Op::PutField {
+                    ws: ws.into(),
+                    def: d,
+                })
+                .collect();
+            let c = Arc::new(v.contact);
+            ops.push(Op::PutContact {
+                ws: ws.into(),
+                contact: c.clone(),
+            });
+            Ok((ops, c))
+        })?;
+        self.invalidate(ws);
+        self.after_write(seq, 1);
+        Ok(((*c).clone(), seq))
+    }
+
+    /// Deletes a contact. Returns the write's sequence.
+    pub fn delete_contact(&self, ws: &str, id: &str) -> Result<u64> {
+        self.existing_ws(ws)?;
+        model::validate_contact_id(id)?;
+        let ((), seq) = self.store.commit::<_, EngineError>(|store| {
+            if store.contact(ws, id)?.is_none() {
+                return Err(EngineError::NotFound(format!(
+                    "contact {id:?} does not exist in workspace {ws:?}"
+                )));
+            }
+            Ok((
+                vec![Op::DeleteContact {
+                    ws: ws.into(),
+                    id: id.into(),
+                }],
+                (),
+            ))
+        })?;
+        self.after_write(seq, 1);
+        Ok(seq)
+    }
+
+    fn after_write(&self, seq: u64, n: u64) {
+        self.metrics.writes.inc_by(n);
+        self.metrics.store_seq.set(seq as i64);
+    }
+
+    /// Validates and stores one chunk of bulk lines (`(line number, text)`), all-or-nothing
+    /// per line: a bad line is reported and skipped, its neighbours are stored. Lines are
+    /// parsed in parallel. Not durable until [`Engine::wait_durable`] for the returned `seq`.
+    pub fn bulk_chunk(&self, ws: &str, lines: Vec<(usize, String)>) -> Result<BulkOutcome> {
+        model::validate_workspace_id(ws)?;
+        let meta = self.ws_meta(ws)?;
+        let now = Utc::now();
+        let parsed: Vec<std::result::Result<(usize, model::Validated), Rejected>> = lines
+            .into_par_iter()
+            .filter(|(_, l)| !l.trim().is_empty())
+            .map(|(line, text)| {
+                let input: ContactInput = serde_json::from_str(&text).map_err(|e| Rejected {
+                    line,
+                    id: None,
+                    error: format!("invalid JSON: {e}"),
+                })?;
+                let id = match &input.id {
+                    Some(id) => id.clone(),
+                    None => {
+                        return Err(Rejected {
+                            line,
+                            id: None,
+                            error: "id: a bulk line needs an \"id\"".into(),
+                        })
+                    }
+                };
+                let ctx = WriteContext {
+                    settings: &meta.settings,
+                    fields: &meta.fields,
+                };
+                Contact::from_input(&id, input, &ctx, None, now)
+                    .map(|v| (line, v))
+                    .map_err(|e| Rejected {
+                        line,
+                        id: Some(id),
+                        error: e.to_string(),
+                    })
+            })
+            .collect();
+        let mut out = BulkOutcome::default();
+        let mut good = Vec::with_capacity(parsed.len());
+        for p in parsed {
+            match p {
+                Ok(v) => good.push(v),
+                Err(r) => out.rejected.push(r),
+            }
+        }
+        if good.is_empty() {
+            self.metrics.bulk_rejected.inc_by(out.rejected.len() as u64);
+            return Ok(out);
+        }
+        let cfg = self.cfg.clone();
+        let ((accepted, new_ws, new_fields), seq) =
+            self.store.commit::<_, EngineError>(|store| {
+                let meta_now = if meta.exists {
+                    meta.clone()
+                } else {
+                    Arc::new(load_meta(store, &cfg, ws)?)
+                };
+                let mut ops = Vec::with_capacity(good.len() + 1);
+                if !meta_now.exists {
+                    ops.push(Op::PutSettings {
+                        ws: ws.into(),
+                        settings: meta_now.settings.clone(),
+                    });
+                }
+                let mut created = std::collections::HashSet::new();
+                let mut n = 0;
+                for (_, v) in good {
+                    for d in v.new_fields {
+                        if !meta_now.fields.contains_key(&d.key) && created.insert(d.key.clone()) {
+                            ops.push(Op::PutField {
+                                ws: ws.into(),
+                                def: d,
+                            });
+                        }
+                    }
+                    let mut c = v.contact;
+                    // keep created_at stable for contacts that already exist
+                    if c.created_at == now {
+                        if let Some(prev) = store.contact(ws, &c.id)? {
+                            c.created_at = prev.created_at;
+                        }
+                    }
+                    ops.push(Op::PutContact {
+                        ws: ws.into(),
+                        contact: Arc::new(c),
+                    });
+                    n += 1;
+                }
+                Ok((ops, (n, !meta_now.exists, !created.is_empty())))
+            })?;
+        if new_ws || new_fields {
+            self.invalidate(ws);
+        }
+        out.accepted = accepted;
+        out.seq = seq;
+        self.metrics.bulk_rejected.inc_by(out.rejected.len() as u64);
+        self.after_write(seq, accepted as u64);
+        Ok(out)
+    }
+
+    /// Splits `lines` into chunks and stores them (see [`Engine::bulk_chunk`]).
+    pub fn bulk(
+        &self,
+        ws: &str,
+        lines: impl Iterator<Item = (usize, String)>,
+    ) -> Result<BulkOutcome> {
+        let mut total = BulkOutcome::default();
+        let mut chunk = Vec::with_capacity(BULK_CHUNK);
+        for l in lines {
+            chunk.push(l);
+            if chunk.len() == BULK_CHUNK {
+                let o = self.bulk_chunk(
+                    ws,
+                    std::mem::replace(&mut chunk, Vec::with_capacity(BULK_CHUNK)),
+                )?;
+                total.accepted += o.accepted;
+                total.rejected.extend(o.rejected);
+                total.seq = total.seq.max(o.seq);
+            }
+        }
+        if !chunk.is_empty() {
+            let o = self.bulk_chunk(ws, chunk)?;
+            total.accepted += o.accepted;
+            total.rejected.extend(o.rejected);
+            total.seq = total.seq.max(o.seq);
+        }
+        Ok(total)
+    }
+
+    /// The chunk size bulk callers should use.
+    pub fn bulk_chunk_lines(&self) -> usize {
+        BULK_CHUNK
+    }
+
+    // -----------------------------------------------------------------------------------
+    // search
+
+    pub fn search(&self, ws: &str, req: &SearchRequest) -> Result<SearchResponse> {
+        let start = Instant::now();
+        let meta = self.existing_ws(ws)?;
+        if let Some(q) = &req.q {
+            if q.len() > self.cfg.server.max_query_bytes {
+                return Err(EngineError::BadRequest(format!(
+                    "q is {} bytes; the limit is {}",
+                    q.len(),
+                    self.cfg.server.max_query_bytes
+                )));
+            }
+        }
+        let defs = meta.defs();
+        let ctx = search::Ctx {
+            ws,
+            fields: &self.index.fields,
+            defs: &defs,
+            region: meta.settings.region(),
+            cfg: &self.cfg.search,
+        };
+        let out = search::run(&self.index, &ctx, req)?;
+        let mut hits = Vec::with_capacity(out.hits.len());
+        for h in out.hits {
+            // A contact deleted since the last commit is skipped.
+            if let Some(c) = self.store.contact(ws, &h.id)? {
+                hits.push(SearchHit {
+                    id: h.id,
+                    score: h.score,
+                    contact: c.to_api(),
+                });
+            }
+        }
+        Ok(SearchResponse {
+            hits,
+            total: out.total,
+            next_cursor: out.next_cursor,
+            facets: out.facets,
+            took_ms: (start.elapsed().as_secs_f64() * 1e6).round() / 1e3,
+        })
+    }
+
+    /// Bytes on disk: (store, index).
+    pub fn disk_usage(&self, data_dir: &Path) -> (u64, u64) {
+        (
+            dir_size(&data_dir.join("store")),
+            dir_size(&data_dir.join("index")),
+        )
+    }
+
+    /// Number of documents visible in the index (all workspaces).
+    pub fn indexed_docs(&self) -> u64 {
+        self.index.num_docs()
+    }
+}
+
+fn dir_size(p: &Path) -> u64 {
+    let mut n = 0;
+    if let Ok(rd) = std::fs::read_dir(p) {
+        for e in rd.flatten() {
+            match e.metadata() {
+                Ok(m) if m.is_dir() => n += dir_size(&e.path()),
+                Ok(m) => n += m.len(),
+                Err(_) => {}
+            }
+        }
+    }
+    n
+}
+
+fn has_values(store: &Store, ws: &str, key: &str) -> Result<bool> {
+    for c in store.contacts(ws, None) {
+        if c?.custom.contains_key(key) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+fn load_meta(store: &Store, cfg: &Config, ws: &str) -> Result<WsMeta> {
+    let stored = store.settings(ws)?;
+    let exists = stored.is_some();
+    let settings = stored.unwrap_or_else(|| cfg.workspace_defaults.clone());
+    let mut fields: BTreeMap<String, FieldDef> = cfg
+        .default_fields()
+        .into_iter()
+        .map(|d| (d.key.clone(), d))
+        .collect();
+    if exists {
+        for d in store.fields(ws)? {
+            fields.insert(d.key.clone(), d);
+        }
+    }
+    Ok(WsMeta {
+        exists,
+        settings,
+        fields,
+    })
+}
+
+/// The indexer thread: applies change sets to tantivy and commits.
+struct Indexer {
+    store: Arc<Store>,
+    index: SearchIndex,
+    writer: Option<index::IndexWriter>,
+    cfg: Arc<Config>,
+    vis: Arc<Visibility>,
+    metrics: Arc<Metrics>,
+    ws_cache: Arc<RwLock<HashMap<String, Arc<WsMeta>>>>,
+    committed_seq: Option<u64>,
+}
+
+impl Indexer {
+    fn defs(&self, ws: &str, local: &mut HashMap<String, Vec<FieldDef>>) -> Vec<FieldDef> {
+        if let Some(d) = local.get(ws) {
+            return d.clone();
+        }
+        let d = match self.ws_cache.read().ok().and_then(|c| c.get(ws).cloned()) {
+            Some(m) => m.defs(),
+            None => load_meta(&self.store, &self.cfg, ws)
+                .map(|m| m.defs())
+                .unwrap_or_default(),
+        };
+        local.insert(ws.to_string(), d.clone());
+        d
+    }
+
+    fn run(mut self, changes: Receiver<ChangeSet>, control: Receiver<Control>) {
+        if let Err(e) = self.catch_up() {
+            tracing::error!(error = %e, "index catch-up failed; searches may be stale until restart");
+        }
+        self.vis.ready.store(true, Ordering::Release);
+        let interval = Duration::from_millis(self.cfg.index.commit_interval_ms);
+        let mut pending_seq: Option<u64> = None;
+        let mut first_pending = Instant::now();
+        let mut applied_seq = self.committed_seq.unwrap_or(0);
+        let mut shutdown = false;
+        let mut defs_cache: HashMap<String, Vec<FieldDef>> = HashMap::new();
+        loop {
+            let timeout = match pending_seq {
+                Some(_) => interval.saturating_sub(first_pending.elapsed()),
+                None => Duration::from_secs(3600),
+            };
+            select! {
+                recv(changes) -> msg => match msg {
+                    Ok(cs) => {
+                        self.apply(&cs, &mut defs_cache);
+                        if pending_seq.is_none() { first_pending = Instant::now(); }
+                        pending_seq = Some(cs.seq);
+                        applied_seq = cs.seq;
+                        // drain what is already queued without blocking
+                        while let Ok(cs) = changes.try_recv() {
+                            self.apply(&cs, &mut defs_cache);
+                            pending_seq = Some(cs.seq);
+                            applied_seq = cs.seq;
+                        }
+                    }
+                    Err(_) => shutdown = true,
+                },
+                recv(control) -> msg => match msg {
+                    Ok(Control::Refresh) => {
+                        defs_cache.clear();
+                    }
+                    Ok(Control::Shutdown) | Err(_) => shutdown = true,
+                },
+                default(timeout) => {}
+            }
+            if shutdown {
+                while let Ok(cs) = changes.try_recv() {
+                    self.apply(&cs, &mut defs_cache);
+                    pending_seq = Some(cs.seq);
+                }
+            }
+            let wanted = self.vis.wanted.load(Ordering::Acquire);
+            let visible = *self.vis.visible.borrow();
+            let due = pending_seq.is_some()
+                && (first_pending.elapsed() >= interval || shutdown || wanted > visible);
+            if due {
+                if let Some(seq) = pending_seq.take() {
+                    self.commit(seq);
+                }
+                defs_cache.clear();
+            } else if wanted > visible && pending_seq.is_none() && applied_seq >= wanted {
+                let _ = self.vis.visible.send_replace(applied_seq);
+            }
+            if shutdown {
+                break;
+            }
+        }
+        if let Some(w) = self.writer.take() {
+            if let Err(e) = w.finish() {
+                tracing::warn!(error = %e, "waiting for index merges failed");
+            }
+        }
+    }
+
+    fn apply(&mut self, cs: &ChangeSet, defs_cache: &mut HashMap<String, Vec<FieldDef>>) {
+        for (ws, id, c) in &cs.contacts {
+            match c {
+                Some(c) => {
+                    let defs = self.defs(ws, defs_cache);
+                    let lookup = index::def_lookup(&defs);
+                    if let Some(w) = &self.writer {
+                        if let Err(e) = w.upsert(ws, c, &lookup) {
+                            tracing::error!(error = %e, ws, id, "indexing a contact failed");
+                        }
+                    }
+                    self.metrics.docs_indexed.inc();
+                }
+                None => {
+                    if let Some(w) = &self.writer {
+                        w.delete(ws, id);
+                    }
+                    self.metrics.docs_deleted.inc();
+                }
+            }
+        }
+    }
+
+    /// Makes `seq` durable in the store, commits the index with it, reloads readers,
+    /// publishes visibility and trims the change log.
+    fn commit(&mut self, seq: u64) {
+        let start = Instant::now();
+        if let Err(e) = self.store.wait_durable(seq) {
+            tracing::error!(error = %e, "store flush before index commit failed");
+            return;
+        }
+        let Some(w) = self.writer.as_mut() else {
+            return;
+        };
+        if let Err(e) = w.commit(seq) {
+            tracing::error!(error = %e, seq, "index commit failed");
+            return;
+        }
+        if let Err(e) = self.index.reload() {
+            tracing::error!(error = %e, "index reload failed");
+        }
+        let _ = self.vis.visible.send_replace(seq);
+        self.metrics.visible_seq.set(seq as i64);
+        self.metrics
+            .commit_seconds
+            .observe(start.elapsed().as_secs_f64());
+        match self.store.trim_log(seq) {
+            Ok(n) => tracing::debug!(
+                seq,
+                trimmed = n,
+                ms = start.elapsed().as_millis() as u64,
+                "index committed"
+            ),
+            Err(e) => tracing::warn!(error = %e, "trimming the change log failed"),
+        }
+    }
+
+    /// Brings the index up to the store: replays the change log after the committed
+    /// sequence, or rebuilds everything when the index was (re)created.
+    fn catch_up(&mut self) -> Result<()> {
+        let start = Instant::now();
+        let target = self.store.last_seq();
+        let mut defs_cache = HashMap::new();
+        let mut n = 0u64;
+        match self.committed_seq {
+            Some(seq) if seq >= target => {
+                let _ = self.vis.visible.send_replace(seq);
+                return Ok(());
+            }
+            Some(seq) => {
+                let entries: Vec<_> = self
+                    .store
+                    .log_since(seq)
+                    .collect::<std::result::Result<_, _>>()?;
+                for (_, keys) in entries {
+                    for (ws, id) in keys {
+                        let c = self.store.contact(&ws, &id)?.map(Arc::new);
+                        self.apply(
+                            &ChangeSet {
+                                seq: 0,
+                                contacts: vec![(ws, id, c)],
+                            },
+                            &mut defs_cache,
+                        );
+                        n += 1;
+                    }
+                }
+                tracing::info!(
+                    from = seq,
+                    to = target,
+                    replayed = n,
+                    "replaying the change log into the index"
+                );
+            }
+            None => {
+                if let Some(w) = self.writer.as_mut() {
+                    w.clear()?;
+                }
+                for item in self.store.all_contacts() {
+                    let (ws, c) = item?;
+                    let defs = self.defs(&ws, &mut defs_cache);
+                    let lookup = index::def_lookup(&defs);
+                    if let Some(w) = &self.writer {
+                        w.add(&ws, &c, &lookup)?;
+                    }
+                    n += 1;
+                }
+                tracing::info!(contacts = n, "rebuilt the index from the store");
+            }
+        }
+        self.commit(target);
+        self.committed_seq = Some(target);
+        tracing::info!(
+            contacts = n,
+            ms = start.elapsed().as_millis() as u64,
+            "index caught up"
+        );
+        Ok(())
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        let _ = self.shutdown();
+    }
+}

@@ -1,0 +1,533 @@
+//! The full-text index: tantivy, derived from the store and rebuildable from it.
+//!
+//! Every searchable text is tokenised by [`crate::normalize`] before it reaches tantivy and
+//! indexed as pre-made terms (raw tokenizer, one value per term), so the index, the query
+//! builder and the dedup keys all share one normaliser.
+//!
+//! **Visibility.** Documents added through [`IndexWriter`] become searchable only after
+//! [`IndexWriter::commit`] and [`SearchIndex::reload`]. A commit carries the store sequence it
+//! covers in its payload; after a crash the engine replays the store's change log from there.
+//! Contacts are NOT stored in the index (the store is the source of truth): only the id.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use tantivy::schema::{
+    DateOptions, DateTimePrecision, Field, IndexRecordOption, Schema, TextFieldIndexing,
+    TextOptions, FAST, INDEXED, STORED, STRING,
+};
+use tantivy::{DateTime, Index, IndexReader, ReloadPolicy, TantivyDocument, Term};
+
+use crate::model::{Contact, FieldDef, FieldType};
+use crate::normalize;
+
+/// Bumped when the schema or the way documents are built changes: an index of another
+/// version is rebuilt from the store at start-up.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error("tantivy: {0}")]
+    Tantivy(#[from] tantivy::TantivyError),
+    #[error("index directory {0}: {1}")]
+    Io(String, std::io::Error),
+    #[error("the index was built by another schema version ({0}); it must be rebuilt")]
+    SchemaVersion(u32),
+}
+
+pub type Result<T> = std::result::Result<T, IndexError>;
+
+/// Separator between a custom key and its encoded value in the `cf` field.
+pub const CF_SEP: char = '\u{1}';
+
+/// The schema's fields.
+#[derive(Clone, Copy, Debug)]
+pub struct Fields {
+    /// `ws \0 id`, for upsert/delete.
+    pub key: Field,
+    pub ws: Field,
+    pub id: Field,
+    /// Folded name tokens (+ transliterations).
+    pub name: Field,
+    /// The whole folded person name, for `eq` filters and sorting.
+    pub name_exact: Field,
+    /// Phone digit strings: E.164 digits, national number, digits as typed.
+    pub phone: Field,
+    /// Suffixes (4+ digits) of each phone's digit strings.
+    pub phone_suffix: Field,
+    pub email: Field,
+    /// Folded tag words and whole tags (for `q`).
+    pub tag: Field,
+    /// Whole folded tags (filters, facets).
+    pub tag_exact: Field,
+    /// Folded tokens of every custom value (for `q`).
+    pub custom: Field,
+    /// `key \x01 typed-encoding` for custom filters (see [`encode_custom`]).
+    pub cf: Field,
+    /// Names of the fields this contact has (`exists` filters).
+    pub present: Field,
+    pub source: Field,
+    pub status: Field,
+    pub created_by: Field,
+    pub created_at: Field,
+    pub last_interaction_at: Field,
+    pub updated_at: Field,
+}
+
+fn token_field(b: &mut tantivy::schema::SchemaBuilder, name: &str, freqs: bool) -> Field {
+    let idx = TextFieldIndexing::default()
+        .set_tokenizer("raw")
+        .set_index_option(if freqs {
+            IndexRecordOption::WithFreqs
+        } else {
+            IndexRecordOption::Basic
+        });
+    b.add_text_field(name, TextOptions::default().set_indexing_options(idx))
+}
+
+/// Builds the schema.
+pub fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let date = DateOptions::from(INDEXED)
+        .set_fast()
+        .set_precision(DateTimePrecision::Seconds);
+    let f = Fields {
+        key: b.add_text_field("key", STRING),
+        ws: b.add_text_field("ws", STRING),
+        id: b.add_text_field("id", STRING | STORED | FAST),
+        name: token_field(&mut b, "name", true),
+        name_exact: b.add_text_field("name_exact", STRING | FAST),
+        phone: token_field(&mut b, "phone", false),
+        phone_suffix: token_field(&mut b, "phone_suffix", false),
+        email: token_field(&mut b, "email", true),
+        tag: token_field(&mut b, "tag", true),
+        tag_exact: b.add_text_field("tag_exact", STRING | FAST),
+        custom: token_field(&mut b, "custom", true),
+        cf: b.add_text_field("cf", STRING),
+        present: b.add_text_field("present", STRING),
+        source: b.add_text_field("source", STRING | FAST),
+        status: b.add_text_field("status", STRING | FAST),
+        created_by: b.add_text_field("created_by", STRING | FAST),
+        created_at: b.add_date_field("created_at", date.clone()),
+        last_interaction_at: b.add_date_field("last_interaction_at", date.clone()),
+        updated_at: b.add_date_field("updated_at", date),
+    };
+    (b.build(), f)
+}
+
+/// The index's unique key of a contact.
+pub fn doc_key(ws: &str, id: &str) -> String {
+    let mut k = String::with_capacity(ws.len() + id.len() + 1);
+    k.push_str(ws);
+    k.push('\0');
+    k.push_str(id);
+    k
+}
+
+fn to_tantivy_date(t: &chrono::DateTime<chrono::Utc>) -> DateTime {
+    DateTime::from_timestamp_secs(t.timestamp())
+}
+
+/// Order-preserving text encoding of an f64 (16 hex digits).
+pub fn encode_f64(f: f64) -> String {
+    let bits = f.to_bits();
+    let key = if f.is_sign_negative() {
+        !bits
+    } else {
+        bits | (1 << 63)
+    };
+    format!("{key:016x}")
+}
+
+/// Order-preserving text encoding of a timestamp (seconds, 16 hex digits).
+pub fn encode_time(secs: i64) -> String {
+    format!("{:016x}", (secs as u64) ^ (1 << 63))
+}
+
+/// The `cf` terms of one custom value: `key \x01 kind value`, where kind is `s` (folded
+/// text/option), `n` (number), `d` (date), `b` (bool).
+pub fn encode_custom(
+    key: &str,
+    ft: Option<FieldType>,
+    v: &serde_json::Value,
+    out: &mut Vec<String>,
+) {
+    use serde_json::Value;
+    let p = |kind: char, s: &str| format!("{key}{CF_SEP}{kind}{s}");
+    match v {
+        Value::Array(a) => {
+            for x in a {
+                encode_custom(key, ft, x, out);
+            }
+        }
+        Value::Bool(b) => out.push(p('b', if *b { "1" } else { "0" })),
+        Value::Number(n) => {
+            if let Some(f) = n.as_f64() {
+                out.push(p('n', &encode_f64(f)));
+            }
+            out.push(p('s', &n.to_string()));
+        }
+        Value::String(s) => {
+            if ft == Some(FieldType::Date) {
+                if let Some(t) = crate::model::parse_time(s) {
+                    out.push(p('d', &encode_time(t.timestamp())));
+                }
+            }
+            let mut f = normalize::fold(s.trim());
+            if ft == Some(FieldType::Phone) {
+                f = s.chars().filter(|c| c.is_ascii_digit()).collect();
+            }
+            if f.len() > 512 {
+                let mut cut = 512;
+                while !f.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                f.truncate(cut);
+            }
+            out.push(p('s', &f));
+        }
+        Value::Null | Value::Object(_) => {}
+    }
+}
+
+/// All suffixes of at least 4 digits.
+fn push_suffixes(d: &str, out: &mut Vec<String>) {
+    for i in 0..d.len().saturating_sub(3) {
+        let s = &d[i..];
+        if !out.iter().any(|x| x == s) {
+            out.push(s.to_string());
+        }
+    }
+}
+
+/// Builds the tantivy document of a contact.
+pub fn document(
+    f: &Fields,
+    ws: &str,
+    c: &Contact,
+    defs: &dyn Fn(&str) -> Option<FieldType>,
+) -> TantivyDocument {
+    let mut d = TantivyDocument::new();
+    d.add_text(f.key, doc_key(ws, &c.id));
+    d.add_text(f.ws, ws);
+    d.add_text(f.id, &c.id);
+    let mut present: Vec<String> = Vec::new();
+    if let Some(name) = &c.name {
+        present.push("name".into());
+        let mut seen: Vec<String> = Vec::new();
+        normalize::for_each_token(name, |t| {
+            if !seen.iter().any(|s| s == t) {
+                seen.push(t.to_string());
+            }
+        });
+        let n = seen.len();
+        for i in 0..n {
+            if let Some(tr) = normalize::transliterate_latin(&seen[i]) {
+                if !seen.contains(&tr) {
+                    seen.push(tr);
+                }
+            }
+        }
+        for t in &seen {
+            d.add_text(f.name, t);
+        }
+        let (person, _) = normalize::split_display_name(name);
+        d.add_text(f.name_exact, normalize::tokens(&person).join(" "));
+    }
+    if !c.phones.is_empty() {
+        present.push("phones".into());
+        let mut full = Vec::new();
+        let mut suf = Vec::new();
+        for p in &c.phones {
+            if let Some(e) = &p.e164 {
+                full.push(e.trim_start_matches('+').to_string());
+                push_suffixes(e.trim_start_matches('+'), &mut suf);
+            }
+            if let Some(n) = &p.national {
+                full.push(n.clone());
+            }
+            full.push(p.digits.clone());
+            push_suffixes(&p.digits, &mut suf);
+        }
+        full.sort();
+        full.dedup();
+        for t in full {
+            d.add_text(f.phone, t);
+        }
+        for t in suf {
+            d.add_text(f.phone_suffix, t);
+        }
+    }
+    if !c.emails.is_empty() {
+        present.push("emails".into());
+        let mut toks: Vec<String> = Vec::new();
+        for e in &c.emails {
+            if let Ok(n) = normalize::normalize_email(e) {
+                for t in normalize::email::email_tokens(&n) {
+                    if !toks.contains(&t) {
+                        toks.push(t);
+                    }
+                }
+            }
+        }
+        for t in toks {
+            d.add_text(f.email, t);
+        }
+    }
+    if !c.tags.is_empty() {
+        present.push("tags".into());
+        for t in &c.tags {
+            let whole = normalize::fold(t);
+            d.add_text(f.tag_exact, &whole);
+            normalize::for_each_token(t, |w| d.add_text(f.tag, w));
+            if whole.contains(|ch: char| !ch.is_alphanumeric()) {
+                d.add_text(f.tag, &whole);
+            }
+        }
+    }
+    for (k, v) in &c.custom {
+        present.push(format!("custom.{k}"));
+        let ft = defs(k);
+        let mut terms = Vec::new();
+        encode_custom(k, ft, v, &mut terms);
+        for t in terms {
+            d.add_text(f.cf, t);
+        }
+        custom_tokens(ft, v, &mut |t| d.add_text(f.custom, t));
+    }
+    if let Some(s) = &c.source {
+        present.push("source".into());
+        d.add_text(f.source, normalize::fold(s));
+    }
+    if let Some(s) = c.status {
+        present.push("status".into());
+        d.add_text(f.status, s.as_str());
+    }
+    if let Some(s) = &c.created_by {
+        present.push("created_by".into());
+        d.add_text(f.created_by, normalize::fold(s));
+    }
+    if c.photo_url.is_some() {
+        present.push("photo_url".into());
+    }
+    d.add_date(f.created_at, to_tantivy_date(&c.created_at));
+    d.add_date(f.updated_at, to_tantivy_date(&c.updated_at));
+    if let Some(t) = &c.last_interaction_at {
+        present.push("last_interaction_at".into());
+        d.add_date(f.last_interaction_at, to_tantivy_date(t));
+    }
+    for p in present {
+        d.add_text(f.present, p);
+    }
+    d
+}
+
+fn custom_tokens(ft: Option<FieldType>, v: &serde_json::Value, out: &mut dyn FnMut(&str)) {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => {
+            if ft == Some(FieldType::Phone) {
+                let digits: String = s.chars().filter(|c| c.is_ascii_digit()).collect();
+                out(&digits);
+            } else {
+                normalize::for_each_token(s, |t| out(t));
+            }
+        }
+        Value::Number(n) => normalize::for_each_token(&n.to_string(), |t| out(t)),
+        Value::Array(a) => {
+            for x in a {
+                custom_tokens(ft, x, out);
+            }
+        }
+        Value::Bool(_) | Value::Null | Value::Object(_) => {}
+    }
+}
+
+/// Field type lookup for a workspace's definitions.
+pub fn def_lookup(defs: &[FieldDef]) -> impl Fn(&str) -> Option<FieldType> + '_ {
+    move |k| defs.iter().find(|d| d.key == k).map(|d| d.field_type)
+}
+
+#[derive(Serialize, Deserialize)]
+struct Payload {
+    seq: u64,
+    schema: u32,
+}
+
+/// The opened index: what was found on disk.
+pub struct Opened {
+    pub index: SearchIndex,
+    pub writer: IndexWriter,
+    /// Store sequence covered by the last commit; `None` when the index was (re)created and
+    /// must be rebuilt from the store.
+    pub committed_seq: Option<u64>,
+}
+
+/// Read side of the index. Cheap to clone.
+#[derive(Clone)]
+pub struct SearchIndex {
+    pub index: Index,
+    pub reader: IndexReader,
+    pub fields: Fields,
+}
+
+impl SearchIndex {
+    /// Makes the last commit visible to new searches.
+    pub fn reload(&self) -> Result<()> {
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    pub fn searcher(&self) -> tantivy::Searcher {
+        self.reader.searcher()
+    }
+
+    /// Number of documents visible now.
+    pub fn num_docs(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+}
+
+/// Write side of the index. One per index directory.
+pub struct IndexWriter {
+    writer: tantivy::IndexWriter<TantivyDocument>,
+    fields: Fields,
+}
+
+fn open_existing(dir: &Path) -> Result<(Index, Option<u64>)> {
+    let index = Index::open_in_dir(dir)?;
+    let metas = index.load_metas()?;
+    let payload: Option<Payload> = metas
+        .payload
+        .as_deref()
+        .and_then(|p| serde_json::from_str(p).ok());
+    let (schema, _) = schema();
+    if index.schema() != schema {
+        return Err(IndexError::SchemaVersion(0));
+    }
+    match payload {
+        Some(p) if p.schema != SCHEMA_VERSION => Err(IndexError::SchemaVersion(p.schema)),
+        Some(p) => Ok((index, Some(p.seq))),
+        None => Ok((index, None)),
+    }
+}
+
+/// Opens the index in `dir`, or creates it. An index that is missing, unreadable or of
+/// another schema version is wiped and created empty (`committed_seq: None`): the caller
+/// rebuilds it from the store.
+pub fn open(dir: &Path, memory_mb: usize, threads: usize) -> Result<Opened> {
+    std::fs::create_dir_all(dir).map_err(|e| IndexError::Io(dir.display().to_string(), e))?;
+    let (index, seq) = match open_existing(dir) {
+        Ok(x) => x,
+        Err(e) => {
+            let had_files = std::fs::read_dir(dir)
+                .map(|mut d| d.next().is_some())
+                .unwrap_or(false);
+            if had_files {
+                tracing::warn!(error = %e, dir = %dir.display(), "index unreadable; rebuilding it from the store");
+                std::fs::remove_dir_all(dir)
+                    .map_err(|e| IndexError::Io(dir.display().to_string(), e))?;
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| IndexError::Io(dir.display().to_string(), e))?;
+            }
+            (Index::create_in_dir(dir, schema().0)?, None)
+        }
+    };
+    let (_, fields) = schema();
+    let writer = index.writer_with_num_threads(threads, memory_mb * 1024 * 1024)?;
+    let reader = index
+        .reader_builder()
+        .reload_policy(ReloadPolicy::Manual)
+        .try_into()?;
+    Ok(Opened {
+        index: SearchIndex {
+            index,
+            reader,
+            fields,
+        },
+        writer: IndexWriter { writer, fields },
+        committed_seq: seq,
+    })
+}
+
+impl IndexWriter {
+    /// Replaces (or adds) a contact's document. Not visible until commit + reload.
+    pub fn upsert(
+        &self,
+        ws: &str,
+        c: &Contact,
+        defs: &dyn Fn(&str) -> Option<FieldType>,
+    ) -> Result<()> {
+        self.writer
+            .delete_term(Term::from_field_text(self.fields.key, &doc_key(ws, &c.id)));
+        self.writer
+            .add_document(document(&self.fields, ws, c, defs))?;
+        Ok(())
+    }
+
+    /// Adds a document without deleting a previous one (bulk rebuild into an empty index).
+    pub fn add(
+        &self,
+        ws: &str,
+        c: &Contact,
+        defs: &dyn Fn(&str) -> Option<FieldType>,
+    ) -> Result<()> {
+        self.writer
+            .add_document(document(&self.fields, ws, c, defs))?;
+        Ok(())
+    }
+
+    pub fn delete(&self, ws: &str, id: &str) {
+        self.writer
+            .delete_term(Term::from_field_text(self.fields.key, &doc_key(ws, id)));
+    }
+
+    /// Removes every document (before a rebuild).
+    pub fn clear(&mut self) -> Result<()> {
+        self.writer.delete_all_documents()?;
+        Ok(())
+    }
+
+    /// Commits everything added so far, recording the store sequence it covers. Durable on
+    /// return; visible after [`SearchIndex::reload`].
+    pub fn commit(&mut self, seq: u64) -> Result<()> {
+        let mut prepared = self.writer.prepare_commit()?;
+        let payload = serde_json::to_string(&Payload {
+            seq,
+            schema: SCHEMA_VERSION,
+        })
+        .unwrap_or_default();
+        prepared.set_payload(&payload);
+        prepared.commit()?;
+        Ok(())
+    }
+
+    /// Waits for background merges (at shutdown).
+    pub fn finish(self) -> Result<()> {
+        self.writer.wait_merging_threads()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn f64_encoding_preserves_order() {
+        let xs = [-1e9, -2.5, -0.0, 0.0, 1.0, 2.5, 15000.0, 1e12];
+        for w in xs.windows(2) {
+            assert!(encode_f64(w[0]) <= encode_f64(w[1]), "{} {}", w[0], w[1]);
+        }
+        assert!(encode_time(-5) < encode_time(0) && encode_time(0) < encode_time(1_700_000_000));
+    }
+
+    #[test]
+    fn suffixes_cover_last_digits() {
+        let mut out = Vec::new();
+        push_suffixes("5511987654321", &mut out);
+        assert!(out.contains(&"4321".to_string()));
+        assert!(out.contains(&"11987654321".to_string()));
+        assert!(!out.contains(&"321".to_string()));
+    }
+}

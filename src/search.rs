@@ -1,0 +1,1202 @@
+//! Search: the request shape, the filter tree, `q` → tantivy query, sort + cursor pages,
+//! facets. Pure read side: it sees only the index (the engine loads the documents).
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::ops::Bound;
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tantivy::collector::{Collector, SegmentCollector};
+use tantivy::columnar::StrColumn;
+use tantivy::query::{
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, EmptyQuery, FuzzyTermQuery, Occur, Query,
+    RangeQuery, TermQuery,
+};
+use tantivy::schema::{Field, IndexRecordOption};
+use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader, Term};
+
+use crate::config::{Boosts, SearchConfig};
+use crate::index::{encode_f64, encode_time, Fields, SearchIndex, CF_SEP};
+use crate::model::{parse_time, FieldDef, FieldType};
+use crate::normalize;
+
+/// Search errors: all but `Index` are the client's.
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("the cursor is not valid for this search: {0}")]
+    BadCursor(String),
+    #[error("index: {0}")]
+    Index(#[from] tantivy::TantivyError),
+}
+
+type SResult<T> = Result<T, SearchError>;
+
+fn bad(m: impl Into<String>) -> SearchError {
+    SearchError::BadRequest(m.into())
+}
+
+/// Body of `POST …/search`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchRequest {
+    #[serde(default)]
+    pub q: Option<String>,
+    #[serde(default)]
+    pub filter: Option<Value>,
+    #[serde(default)]
+    pub sort: Option<Vec<SortSpec>>,
+    #[serde(default)]
+    pub limit: Option<usize>,
+    #[serde(default)]
+    pub cursor: Option<String>,
+    #[serde(default)]
+    pub facets: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SortSpec {
+    pub field: String,
+    #[serde(default)]
+    pub order: Option<String>,
+}
+
+/// One hit: id and score (the engine adds the document).
+#[derive(Debug, Clone)]
+pub struct RawHit {
+    pub id: String,
+    pub score: f32,
+}
+
+/// What a search found.
+#[derive(Debug)]
+pub struct Outcome {
+    pub hits: Vec<RawHit>,
+    pub total: u64,
+    pub next_cursor: Option<String>,
+    pub facets: Option<serde_json::Map<String, Value>>,
+}
+
+/// The filter tree.
+#[derive(Debug, Clone)]
+pub enum Filter {
+    And(Vec<Filter>),
+    Or(Vec<Filter>),
+    Not(Box<Filter>),
+    Leaf {
+        field: String,
+        op: FilterOp,
+        value: Value,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FilterOp {
+    Eq,
+    Neq,
+    In,
+    Gt,
+    Gte,
+    Lt,
+    Lte,
+    Exists,
+    Prefix,
+}
+
+const MAX_FILTER_DEPTH: usize = 32;
+const MAX_FILTER_NODES: usize = 1024;
+
+/// Parses a filter tree from JSON.
+pub fn parse_filter(v: &Value) -> SResult<Filter> {
+    let mut nodes = 0;
+    parse_filter_at(v, 0, &mut nodes)
+}
+
+fn parse_filter_at(v: &Value, depth: usize, nodes: &mut usize) -> SResult<Filter> {
+    if depth > MAX_FILTER_DEPTH {
+        return Err(bad(format!(
+            "the filter is nested deeper than {MAX_FILTER_DEPTH} levels"
+        )));
+    }
+    *nodes += 1;
+    if *nodes > MAX_FILTER_NODES {
+        return Err(bad(format!(
+            "the filter has more than {MAX_FILTER_NODES} nodes"
+        )));
+    }
+    let obj = v.as_object().ok_or_else(|| bad("a filter node must be an object: {\"and\": [...]}, {\"or\": [...]}, {\"not\": {...}} or {\"field\", \"op\", \"value\"}"))?;
+    let mut list = |x: &Value, what: &str| -> SResult<Vec<Filter>> {
+        let a = x
+            .as_array()
+            .ok_or_else(|| bad(format!("\"{what}\" takes a list of filter nodes")))?;
+        a.iter()
+            .map(|n| parse_filter_at(n, depth + 1, nodes))
+            .collect()
+    };
+    if obj.len() == 1 {
+        if let Some(x) = obj.get("and") {
+            return Ok(Filter::And(list(x, "and")?));
+        }
+        if let Some(x) = obj.get("or") {
+            return Ok(Filter::Or(list(x, "or")?));
+        }
+        if let Some(x) = obj.get("not") {
+            return Ok(Filter::Not(Box::new(parse_filter_at(x, depth + 1, nodes)?)));
+        }
+    }
+    let field = obj
+        .get("field")
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad("a filter leaf needs \"field\" (a string), \"op\" and \"value\""))?;
+    let op = match obj.get("op").and_then(Value::as_str).unwrap_or("eq") {
+        "eq" => FilterOp::Eq,
+        "neq" => FilterOp::Neq,
+        "in" => FilterOp::In,
+        "gt" => FilterOp::Gt,
+        "gte" => FilterOp::Gte,
+        "lt" => FilterOp::Lt,
+        "lte" => FilterOp::Lte,
+        "exists" => FilterOp::Exists,
+        "prefix" => FilterOp::Prefix,
+        other => {
+            return Err(bad(format!(
+                "unknown filter op {other:?}: use eq neq in gt gte lt lte exists prefix"
+            )))
+        }
+    };
+    for k in obj.keys() {
+        if !matches!(k.as_str(), "field" | "op" | "value") {
+            return Err(bad(format!(
+                "unknown key {k:?} in a filter leaf (expected field, op, value)"
+            )));
+        }
+    }
+    let value = obj.get("value").cloned().unwrap_or(Value::Null);
+    if value.is_null() && op != FilterOp::Exists {
+        return Err(bad(format!("filter on {field:?} needs a \"value\"")));
+    }
+    Ok(Filter::Leaf {
+        field: field.to_string(),
+        op,
+        value,
+    })
+}
+
+/// What the query builder knows about the workspace.
+pub struct Ctx<'a> {
+    pub ws: &'a str,
+    pub fields: &'a Fields,
+    pub defs: &'a [FieldDef],
+    pub region: phonenumber::country::Id,
+    pub cfg: &'a SearchConfig,
+}
+
+fn term(f: Field, s: &str) -> Term {
+    Term::from_field_text(f, s)
+}
+
+fn term_q(f: Field, s: &str) -> Box<dyn Query> {
+    Box::new(TermQuery::new(term(f, s), IndexRecordOption::Basic))
+}
+
+fn prefix_range(f: Field, p: &str) -> Box<dyn Query> {
+    let mut hi = p.to_string();
+    hi.push(char::MAX);
+    Box::new(RangeQuery::new(
+        Bound::Included(term(f, p)),
+        Bound::Excluded(term(f, &hi)),
+    ))
+}
+
+fn boosted(q: Box<dyn Query>, b: f32) -> (Occur, Box<dyn Query>) {
+    (Occur::Should, Box::new(BoostQuery::new(q, b)))
+}
+
+fn konst(q: Box<dyn Query>, b: f32) -> (Occur, Box<dyn Query>) {
+    (Occur::Should, Box::new(ConstScoreQuery::new(q, b)))
+}
+
+fn not(q: Box<dyn Query>) -> Box<dyn Query> {
+    Box::new(BooleanQuery::new(vec![
+        (Occur::Must, Box::new(AllQuery)),
+        (Occur::MustNot, q),
+    ]))
+}
+
+fn any_of(qs: Vec<Box<dyn Query>>) -> Box<dyn Query> {
+    if qs.is_empty() {
+        return Box::new(EmptyQuery);
+    }
+    Box::new(BooleanQuery::new(
+        qs.into_iter().map(|q| (Occur::Should, q)).collect(),
+    ))
+}
+
+/// Builds the filter query.
+pub fn filter_query(ctx: &Ctx<'_>, f: &Filter) -> SResult<Box<dyn Query>> {
+    match f {
+        Filter::And(xs) => {
+            if xs.is_empty() {
+                return Ok(Box::new(AllQuery));
+            }
+            let qs = xs
+                .iter()
+                .map(|x| Ok((Occur::Must, filter_query(ctx, x)?)))
+                .collect::<SResult<Vec<_>>>()?;
+            Ok(Box::new(BooleanQuery::new(qs)))
+        }
+        Filter::Or(xs) => Ok(any_of(
+            xs.iter()
+                .map(|x| filter_query(ctx, x))
+                .collect::<SResult<Vec<_>>>()?,
+        )),
+        Filter::Not(x) => Ok(not(filter_query(ctx, x)?)),
+        Filter::Leaf { field, op, value } => leaf_query(ctx, field, *op, value),
+    }
+}
+
+fn value_str<'v>(field: &str, v: &'v Value) -> SResult<std::borrow::Cow<'v, str>> {
+    match v {
+        Value::String(s) => Ok(std::borrow::Cow::Borrowed(s.as_str())),
+        Value::Number(n) => Ok(std::borrow::Cow::Owned(n.to_string())),
+        Value::Bool(b) => Ok(std::borrow::Cow::Owned(b.to_string())),
+        _ => Err(bad(format!(
+            "filter on {field:?}: value must be a string, number or boolean"
+        ))),
+    }
+}
+
+const FILTER_FIELDS: &str = "tags source status created_at last_interaction_at updated_at created_by id name phones emails custom.<key>";
+
+fn leaf_query(ctx: &Ctx<'_>, field: &str, op: FilterOp, value: &Value) -> SResult<Box<dyn Query>> {
+    let f = ctx.fields;
+    match op {
+        FilterOp::In => {
+            let items = value.as_array().ok_or_else(|| {
+                bad(format!(
+                    "filter on {field:?} with op \"in\" needs a list value"
+                ))
+            })?;
+            if items.len() > 1024 {
+                return Err(bad("an \"in\" list may hold at most 1024 values"));
+            }
+            let qs = items
+                .iter()
+                .map(|v| leaf_query(ctx, field, FilterOp::Eq, v))
+                .collect::<SResult<Vec<_>>>()?;
+            return Ok(any_of(qs));
+        }
+        FilterOp::Neq => return Ok(not(leaf_query(ctx, field, FilterOp::Eq, value)?)),
+        FilterOp::Exists => {
+            let want = value.as_bool().unwrap_or(true);
+            let name = match field {
+                "tags"
+                | "source"
+                | "status"
+                | "created_by"
+                | "name"
+                | "phones"
+                | "emails"
+                | "last_interaction_at"
+                | "photo_url" => field.to_string(),
+                "created_at" | "updated_at" | "id" => {
+                    return Ok(if want {
+                        Box::new(AllQuery)
+                    } else {
+                        Box::new(EmptyQuery)
+                    })
+                }
+                _ if field.starts_with("custom.") => {
+                    custom_def(ctx, field)?;
+                    field.to_string()
+                }
+                _ => {
+                    return Err(bad(format!(
+                        "unknown filter field {field:?}; filterable fields: {FILTER_FIELDS}"
+                    )))
+                }
+            };
+            let q = term_q(f.present, &name);
+            return Ok(if want { q } else { not(q) });
+        }
+        _ => {}
+    }
+    let range = |fld: Field, lo: Term, make: &dyn Fn(&str) -> Term, v: &str| -> Box<dyn Query> {
+        let _ = fld;
+        let t = make(v);
+        let (l, u) = match op {
+            FilterOp::Gt => (Bound::Excluded(t), Bound::Unbounded),
+            FilterOp::Gte => (Bound::Included(t), Bound::Unbounded),
+            FilterOp::Lt => (Bound::Unbounded, Bound::Excluded(t)),
+            _ => (Bound::Unbounded, Bound::Included(t)),
+        };
+        // An unbounded side is bounded by the key prefix `lo` for encoded fields.
+        let l = match l {
+            Bound::Unbounded => Bound::Included(lo.clone()),
+            x => x,
+        };
+        let u = match u {
+            Bound::Unbounded => {
+                let mut s = lo.value().as_str().unwrap_or("").to_string();
+                s.push(char::MAX);
+                Bound::Excluded(Term::from_field_text(lo.field(), &s))
+            }
+            x => x,
+        };
+        Box::new(RangeQuery::new(l, u))
+    };
+    let is_range = matches!(
+        op,
+        FilterOp::Gt | FilterOp::Gte | FilterOp::Lt | FilterOp::Lte
+    );
+    match field {
+        "tags" | "source" | "status" | "created_by" | "id" => {
+            let fld = match field {
+                "tags" => f.tag_exact,
+                "source" => f.source,
+                "status" => f.status,
+                "created_by" => f.created_by,
+                _ => f.id,
+            };
+            let s = value_str(field, value)?;
+            let s = if field == "id" {
+                s.to_string()
+            } else {
+                normalize::fold(s.trim())
+            };
+            Ok(match op {
+                FilterOp::Eq => term_q(fld, &s),
+                FilterOp::Prefix => prefix_range(fld, &s),
+                _ => range(fld, term(fld, ""), &|v| term(fld, v), &s),
+            })
+        }
+        "created_at" | "last_interaction_at" | "updated_at" => {
+            let fld = match field {
+                "created_at" => f.created_at,
+                "updated_at" => f.updated_at,
+                _ => f.last_interaction_at,
+            };
+            let s = value_str(field, value)?;
+            let t = parse_time(&s).ok_or_else(|| {
+                bad(format!(
+                    "filter on {field:?}: {s:?} is not a date (RFC 3339 or YYYY-MM-DD)"
+                ))
+            })?;
+            let date_only = s.trim().len() == 10;
+            let dt = |secs: i64| {
+                Term::from_field_date(fld, tantivy::DateTime::from_timestamp_secs(secs))
+            };
+            let start = t.timestamp();
+            let end = if date_only { start + 86_400 } else { start + 1 };
+            let (l, u) = match op {
+                FilterOp::Eq => (Bound::Included(dt(start)), Bound::Excluded(dt(end))),
+                FilterOp::Gt => (Bound::Included(dt(end)), Bound::Unbounded),
+                FilterOp::Gte => (Bound::Included(dt(start)), Bound::Unbounded),
+                FilterOp::Lt => (Bound::Unbounded, Bound::Excluded(dt(start))),
+                FilterOp::Lte => (Bound::Unbounded, Bound::Excluded(dt(end))),
+                _ => {
+                    return Err(bad(format!(
+                        "filter on {field:?}: op prefix does not apply to dates"
+                    )))
+                }
+            };
+            let l = match l {
+                Bound::Unbounded => Bound::Included(dt(-9_000_000_000)),
+                x => x,
+            };
+            let u = match u {
+                Bound::Unbounded => Bound::Included(dt(9_000_000_000)),
+                x => x,
+            };
+            Ok(Box::new(RangeQuery::new(l, u)))
+        }
+        "name" => {
+            let s = value_str(field, value)?;
+            let toks = normalize::tokens(&s);
+            match op {
+                FilterOp::Eq => {
+                    let (person, _) = normalize::split_display_name(&s);
+                    Ok(term_q(f.name_exact, &normalize::tokens(&person).join(" ")))
+                }
+                FilterOp::Prefix => {
+                    if toks.is_empty() {
+                        return Ok(Box::new(AllQuery));
+                    }
+                    Ok(prefix_range(f.name_exact, &toks.join(" ")))
+                }
+                _ if is_range => Ok(range(
+                    f.name_exact,
+                    term(f.name_exact, ""),
+                    &|v| term(f.name_exact, v),
+                    &toks.join(" "),
+                )),
+                _ => Err(bad("unsupported op on name")),
+            }
+        }
+        "phones" => {
+            let s = value_str(field, value)?;
+            let digits: String = s.chars().filter(|c| c.is_ascii_digit()).collect();
+            if digits.is_empty() {
+                return Err(bad(format!("filter on phones: {s:?} has no digits")));
+            }
+            match op {
+                FilterOp::Eq => {
+                    let pq = normalize::phone_query(&s, ctx.region);
+                    let key = pq
+                        .and_then(|p| p.e164)
+                        .map(|e| e.trim_start_matches('+').to_string())
+                        .unwrap_or(digits);
+                    Ok(term_q(f.phone, &key))
+                }
+                FilterOp::Prefix => Ok(prefix_range(f.phone, &digits)),
+                _ => Err(bad(
+                    "filter on phones supports eq, neq, in, prefix and exists",
+                )),
+            }
+        }
+        "emails" => {
+            let s = value_str(field, value)?.trim().to_lowercase();
+            match op {
+                FilterOp::Eq => Ok(term_q(f.email, &s)),
+                FilterOp::Prefix => Ok(prefix_range(f.email, &s)),
+                _ => Err(bad(
+                    "filter on emails supports eq, neq, in, prefix and exists",
+                )),
+            }
+        }
+        _ if field.starts_with("custom.") => {
+            let def = custom_def(ctx, field)?;
+            let key = &def.key;
+            let enc = |kind: char, s: &str| format!("{key}{CF_SEP}{kind}{s}");
+            let (kind, encoded) = match def.field_type {
+                FieldType::Number => {
+                    let n = match value {
+                        Value::Number(n) => n.as_f64(),
+                        Value::String(s) => s.trim().parse::<f64>().ok(),
+                        _ => None,
+                    }
+                    .ok_or_else(|| bad(format!("filter on {field:?}: {value} is not a number")))?;
+                    ('n', encode_f64(n))
+                }
+                FieldType::Date => {
+                    let s = value_str(field, value)?;
+                    let t = parse_time(&s)
+                        .ok_or_else(|| bad(format!("filter on {field:?}: {s:?} is not a date")))?;
+                    ('d', encode_time(t.timestamp()))
+                }
+                FieldType::Checkbox => {
+                    let b = match value {
+                        Value::Bool(b) => *b,
+                        Value::String(s) if s.eq_ignore_ascii_case("true") => true,
+                        Value::String(s) if s.eq_ignore_ascii_case("false") => false,
+                        _ => {
+                            return Err(bad(format!(
+                                "filter on {field:?}: value must be true or false"
+                            )))
+                        }
+                    };
+                    ('b', if b { "1".to_string() } else { "0".to_string() })
+                }
+                FieldType::Phone => {
+                    let s = value_str(field, value)?;
+                    ('s', s.chars().filter(|c| c.is_ascii_digit()).collect())
+                }
+                _ => ('s', normalize::fold(value_str(field, value)?.trim())),
+            };
+            let t = term(f.cf, &enc(kind, &encoded));
+            match op {
+                FilterOp::Eq => Ok(Box::new(TermQuery::new(t, IndexRecordOption::Basic))),
+                FilterOp::Prefix => Ok(prefix_range(f.cf, &enc(kind, &encoded))),
+                _ => Ok(range(
+                    f.cf,
+                    term(f.cf, &enc(kind, "")),
+                    &|v| term(f.cf, &enc(kind, v)),
+                    &encoded,
+                )),
+            }
+        }
+        _ => Err(bad(format!(
+            "unknown filter field {field:?}; filterable fields: {FILTER_FIELDS}"
+        ))),
+    }
+}
+
+fn custom_def<'a>(ctx: &'a Ctx<'_>, field: &str) -> SResult<&'a FieldDef> {
+    let key = field.trim_start_matches("custom.");
+    ctx.defs.iter().find(|d| d.key == key).ok_or_else(|| {
+        bad(format!(
+            "no custom field {key:?} is defined in this workspace (defined: {})",
+            ctx.defs
+                .iter()
+                .map(|d| d.key.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    })
+}
+
+/// True when `q` looks like a phone number or a run of its digits.
+fn phone_like(q: &str) -> bool {
+    let digits = q.chars().filter(|c| c.is_ascii_digit()).count();
+    digits >= 4
+        && q.chars()
+            .all(|c| c.is_ascii_digit() || " +-().\u{a0}/".contains(c))
+}
+
+/// Builds the query for `q`: every word must match somewhere; each word matches exactly,
+/// as a prefix or with typos in name, email, phone, tag and custom values.
+pub fn text_query(ctx: &Ctx<'_>, q: &str) -> Option<Box<dyn Query>> {
+    let b = &ctx.cfg.boosts;
+    let toks = normalize::tokens(q);
+    let words = word_query(ctx.fields, b, &toks);
+    if phone_like(q) {
+        let digits: String = q.chars().filter(|c| c.is_ascii_digit()).collect();
+        let f = ctx.fields;
+        let mut clauses = vec![
+            konst(term_q(f.phone, &digits), b.phone_exact),
+            konst(term_q(f.phone_suffix, &digits), b.phone_suffix),
+        ];
+        if let Some(e) = normalize::phone_query(q, ctx.region).and_then(|p| p.e164) {
+            clauses.push(konst(
+                term_q(f.phone, e.trim_start_matches('+')),
+                b.phone_exact * 1.5,
+            ));
+        }
+        if let Some(w) = words {
+            clauses.push((Occur::Should, w));
+        }
+        return Some(Box::new(BooleanQuery::new(clauses)));
+    }
+    words
+}
+
+fn word_query(f: &Fields, b: &Boosts, toks: &[String]) -> Option<Box<dyn Query>> {
+    if toks.is_empty() {
+        return None;
+    }
+    let mut groups: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    for (i, t) in toks.iter().enumerate() {
+        let last = i + 1 == toks.len();
+        let n = t.chars().count();
+        let mut c: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let tq = |fld: Field| -> Box<dyn Query> {
+            Box::new(TermQuery::new(term(fld, t), IndexRecordOption::WithFreqs))
+        };
+        let pq = |fld: Field| -> Box<dyn Query> {
+            Box::new(FuzzyTermQuery::new_prefix(term(fld, t), 0, true))
+        };
+        let dist = if n >= 8 {
+            2
+        } else if n >= 4 {
+            1
+        } else {
+            0
+        };
+        let fq = |fld: Field| -> Box<dyn Query> {
+            Box::new(FuzzyTermQuery::new(term(fld, t), dist, true))
+        };
+        let prefix_ok = last || n >= 2;
+        // name
+        c.push(konst(tq(f.name), b.name_exact));
+        c.push(boosted(tq(f.name), 1.0));
+        if prefix_ok {
+            c.push(konst(pq(f.name), b.name_prefix));
+        }
+        if dist > 0 {
+            c.push(konst(fq(f.name), b.name_typo));
+        }
+        // email
+        c.push(konst(tq(f.email), b.email_exact));
+        if prefix_ok && n >= 2 {
+            c.push(konst(pq(f.email), b.email_prefix));
+        }
+        // phone digits inside a mixed query
+        if t.len() >= 4 && t.bytes().all(|x| x.is_ascii_digit()) {
+            c.push(konst(tq(f.phone), b.phone_exact));
+            c.push(konst(tq(f.phone_suffix), b.phone_suffix));
+        }
+        // tags
+        c.push(konst(tq(f.tag), b.tag_exact));
+        if prefix_ok {
+            c.push(konst(pq(f.tag), b.tag_prefix));
+        }
+        // custom values
+        c.push(konst(tq(f.custom), b.custom_exact));
+        if prefix_ok {
+            c.push(konst(pq(f.custom), b.custom_prefix));
+        }
+        if dist > 0 {
+            c.push(konst(fq(f.custom), b.custom_typo));
+        }
+        groups.push((Occur::Must, Box::new(BooleanQuery::new(c))));
+    }
+    Some(Box::new(BooleanQuery::new(groups)))
+}
+
+// ---------------------------------------------------------------------------------------
+// sort, cursor, collection
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SortField {
+    Score,
+    Date(&'static str),
+    Str(&'static str),
+}
+
+#[derive(Debug, Clone, Copy)]
+struct SortKeySpec {
+    field: SortField,
+    desc: bool,
+}
+
+fn parse_sort(specs: &[SortSpec]) -> SResult<Vec<SortKeySpec>> {
+    if specs.len() > 4 {
+        return Err(bad("at most 4 sort keys"));
+    }
+    specs
+        .iter()
+        .map(|s| {
+            let desc = match s.order.as_deref().unwrap_or(if s.field == "score" { "desc" } else { "asc" }) {
+                "asc" => false,
+                "desc" => true,
+                o => return Err(bad(format!("sort order {o:?}: use asc or desc"))),
+            };
+            let field = match s.field.as_str() {
+                "score" => SortField::Score,
+                "created_at" => SortField::Date("created_at"),
+                "last_interaction_at" => SortField::Date("last_interaction_at"),
+                "updated_at" => SortField::Date("updated_at"),
+                "name" => SortField::Str("name_exact"),
+                "source" => SortField::Str("source"),
+                "status" => SortField::Str("status"),
+                "created_by" => SortField::Str("created_by"),
+                "id" => SortField::Str("id"),
+                other => {
+                    return Err(bad(format!(
+                        "cannot sort by {other:?}: sortable fields are score, id, name, created_at, last_interaction_at, updated_at, source, status, created_by"
+                    )))
+                }
+            };
+            Ok(SortKeySpec { field, desc })
+        })
+        .collect()
+}
+
+/// A sort value: a number, a string, or missing (always last).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+enum Key {
+    N(u64),
+    S(String),
+    M,
+}
+
+fn cmp_key(a: &Key, b: &Key, desc: bool) -> Ordering {
+    match (a, b) {
+        (Key::M, Key::M) => Ordering::Equal,
+        (Key::M, _) => Ordering::Greater,
+        (_, Key::M) => Ordering::Less,
+        (Key::N(x), Key::N(y)) => {
+            if desc {
+                y.cmp(x)
+            } else {
+                x.cmp(y)
+            }
+        }
+        (Key::S(x), Key::S(y)) => {
+            if desc {
+                y.cmp(x)
+            } else {
+                x.cmp(y)
+            }
+        }
+        (Key::N(_), Key::S(_)) => Ordering::Less,
+        (Key::S(_), Key::N(_)) => Ordering::Greater,
+    }
+}
+
+/// Orders two (keys, id) positions: Less = earlier in the results. Ties broken by id.
+fn cmp_pos(specs: &[SortKeySpec], a: &[Key], aid: &str, b: &[Key], bid: &str) -> Ordering {
+    for (i, s) in specs.iter().enumerate() {
+        let o = cmp_key(&a[i], &b[i], s.desc);
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    aid.cmp(bid)
+}
+
+#[derive(Serialize, Deserialize)]
+struct Cursor {
+    /// workspace
+    w: String,
+    /// hash of the query (q, filter, sort)
+    h: u64,
+    k: Vec<Key>,
+    id: String,
+}
+
+fn fnv(data: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in data {
+        h ^= *b as u64;
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    h
+}
+
+fn query_hash(req: &SearchRequest) -> u64 {
+    let s = serde_json::json!([req.q, req.filter, req.sort]).to_string();
+    fnv(s.as_bytes())
+}
+
+fn encode_cursor(c: &Cursor) -> String {
+    let json = serde_json::to_vec(c).unwrap_or_default();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+}
+
+fn decode_cursor(s: &str, ws: &str, h: u64, nkeys: usize) -> SResult<Cursor> {
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s.trim())
+        .map_err(|_| SearchError::BadCursor("it is not a cursor this service issued".into()))?;
+    let c: Cursor = serde_json::from_slice(&raw)
+        .map_err(|_| SearchError::BadCursor("it is not a cursor this service issued".into()))?;
+    if c.w != ws {
+        return Err(SearchError::BadCursor(
+            "it belongs to another workspace".into(),
+        ));
+    }
+    if c.h != h || c.k.len() != nkeys {
+        return Err(SearchError::BadCursor(
+            "it belongs to another query (q, filter and sort must stay the same across pages)"
+                .into(),
+        ));
+    }
+    Ok(c)
+}
+
+struct Hit {
+    keys: Vec<Key>,
+    id: String,
+    score: f32,
+}
+
+struct TopCollector {
+    specs: Vec<SortKeySpec>,
+    limit: usize,
+    after: Option<(Vec<Key>, String)>,
+    facets: Vec<(String, &'static str)>,
+    scoring: bool,
+}
+
+struct SegFruit {
+    count: u64,
+    hits: Vec<Hit>,
+    facets: Vec<HashMap<String, u64>>,
+}
+
+enum SegCol {
+    Score,
+    Date(Option<tantivy::columnar::Column<tantivy::DateTime>>),
+    Str(Option<StrColumn>),
+}
+
+struct TopSegment {
+    specs: Vec<SortKeySpec>,
+    cols: Vec<SegCol>,
+    id_col: Option<StrColumn>,
+    limit: usize,
+    after: Option<(Vec<Key>, String)>,
+    count: u64,
+    hits: Vec<Hit>,
+    /// current worst kept hit, once `hits` is full
+    worst: Option<(Vec<Key>, String)>,
+    facet_cols: Vec<Option<StrColumn>>,
+    facet_counts: Vec<HashMap<u64, u64>>,
+    buf: String,
+}
+
+fn str_of(col: &Option<StrColumn>, doc: DocId, buf: &mut String) -> Option<String> {
+    let c = col.as_ref()?;
+    let ord = c.term_ords(doc).next()?;
+    buf.clear();
+    match c.ord_to_str(ord, buf) {
+        Ok(true) => Some(buf.clone()),
+        _ => None,
+    }
+}
+
+impl TopSegment {
+    fn keys_of(&mut self, doc: DocId, score: Score) -> Vec<Key> {
+        let mut out = Vec::with_capacity(self.cols.len());
+        for c in &self.cols {
+            out.push(match c {
+                SegCol::Score => Key::N(score.max(0.0).to_bits() as u64),
+                SegCol::Date(col) => match col.as_ref().and_then(|c| c.first(doc)) {
+                    Some(d) => Key::N((d.into_timestamp_secs() as u64) ^ (1 << 63)),
+                    None => Key::M,
+                },
+                SegCol::Str(col) => match str_of(col, doc, &mut self.buf) {
+                    Some(s) => Key::S(s),
+                    None => Key::M,
+                },
+            });
+        }
+        out
+    }
+}
+
+impl SegmentCollector for TopSegment {
+    type Fruit = SegFruit;
+
+    fn collect(&mut self, doc: DocId, score: Score) {
+        self.count += 1;
+        for (i, col) in self.facet_cols.iter().enumerate() {
+            if let Some(c) = col {
+                for ord in c.term_ords(doc) {
+                    *self.facet_counts[i].entry(ord).or_insert(0) += 1;
+                }
+            }
+        }
+        if self.limit == 0 {
+            return;
+        }
+        let keys = self.keys_of(doc, score);
+        // Quick rejections on the sort keys alone, before reading the id.
+        if let Some((ak, _)) = &self.after {
+            for (i, s) in self.specs.iter().enumerate() {
+                match cmp_key(&keys[i], &ak[i], s.desc) {
+                    Ordering::Less => return,
+                    Ordering::Greater => break,
+                    Ordering::Equal => {}
+                }
+            }
+        }
+        if let Some((wk, _)) = &self.worst {
+            for (i, s) in self.specs.iter().enumerate() {
+                match cmp_key(&keys[i], &wk[i], s.desc) {
+                    Ordering::Greater => return,
+                    Ordering::Less => break,
+                    Ordering::Equal => {}
+                }
+            }
+        }
+        let Some(id) = str_of(&self.id_col, doc, &mut self.buf) else {
+            return;
+        };
+        if let Some((ak, aid)) = &self.after {
+            if cmp_pos(&self.specs, &keys, &id, ak, aid) != Ordering::Greater {
+                return;
+            }
+        }
+        if let Some((wk, wid)) = &self.worst {
+            if cmp_pos(&self.specs, &keys, &id, wk, wid) != Ordering::Less {
+                return;
+            }
+        }
+        self.hits.push(Hit { keys, id, score });
+        if self.hits.len() >= self.limit * 2 + 16 {
+            self.prune();
+        }
+    }
+
+    fn harvest(mut self) -> SegFruit {
+        self.prune();
+        let mut facets = Vec::new();
+        for (i, counts) in self.facet_counts.iter().enumerate() {
+            let mut m = HashMap::new();
+            if let Some(c) = &self.facet_cols[i] {
+                for (ord, n) in counts {
+                    let mut s = String::new();
+                    if let Ok(true) = c.ord_to_str(*ord, &mut s) {
+                        *m.entry(s).or_insert(0) += n;
+                    }
+                }
+            }
+            facets.push(m);
+        }
+        SegFruit {
+            count: self.count,
+            hits: self.hits,
+            facets,
+        }
+    }
+}
+
+impl TopSegment {
+    fn prune(&mut self) {
+        let specs = self.specs.clone();
+        self.hits
+            .sort_by(|a, b| cmp_pos(&specs, &a.keys, &a.id, &b.keys, &b.id));
+        self.hits.truncate(self.limit);
+        if self.hits.len() == self.limit {
+            if let Some(w) = self.hits.last() {
+                self.worst = Some((w.keys.clone(), w.id.clone()));
+            }
+        }
+    }
+}
+
+impl Collector for TopCollector {
+    type Fruit = SegFruit;
+    type Child = TopSegment;
+
+    fn for_segment(
+        &self,
+        _ord: SegmentOrdinal,
+        seg: &SegmentReader,
+    ) -> tantivy::Result<TopSegment> {
+        let ff = seg.fast_fields();
+        let mut cols = Vec::new();
+        for s in &self.specs {
+            cols.push(match s.field {
+                SortField::Score => SegCol::Score,
+                SortField::Date(name) => SegCol::Date(ff.column_opt::<tantivy::DateTime>(name)?),
+                SortField::Str(name) => SegCol::Str(ff.str(name)?),
+            });
+        }
+        let mut facet_cols = Vec::new();
+        for (_, col) in &self.facets {
+            facet_cols.push(ff.str(col)?);
+        }
+        Ok(TopSegment {
+            specs: self.specs.clone(),
+            cols,
+            id_col: ff.str("id")?,
+            limit: self.limit,
+            after: self.after.clone(),
+            count: 0,
+            hits: Vec::new(),
+            worst: None,
+            facet_counts: vec![HashMap::new(); facet_cols.len()],
+            facet_cols,
+            buf: String::new(),
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        self.scoring
+    }
+
+    fn merge_fruits(&self, fruits: Vec<SegFruit>) -> tantivy::Result<SegFruit> {
+        let mut count = 0;
+        let mut hits = Vec::new();
+        let mut facets: Vec<HashMap<String, u64>> = vec![HashMap::new(); self.facets.len()];
+        for f in fruits {
+            count += f.count;
+            hits.extend(f.hits);
+            for (i, m) in f.facets.into_iter().enumerate() {
+                for (k, v) in m {
+                    *facets[i].entry(k).or_insert(0) += v;
+                }
+            }
+        }
+        let specs = &self.specs;
+        hits.sort_by(|a, b| cmp_pos(specs, &a.keys, &a.id, &b.keys, &b.id));
+        hits.truncate(self.limit);
+        Ok(SegFruit {
+            count,
+            hits,
+            facets,
+        })
+    }
+}
+
+fn facet_column(name: &str) -> SResult<&'static str> {
+    Ok(match name {
+        "tags" => "tag_exact",
+        "source" => "source",
+        "status" => "status",
+        "created_by" => "created_by",
+        other => return Err(bad(format!(
+            "cannot facet on {other:?}: facets are available on tags, source, status, created_by"
+        ))),
+    })
+}
+
+/// Runs a search in one workspace.
+pub fn run(index: &SearchIndex, ctx: &Ctx<'_>, req: &SearchRequest) -> SResult<Outcome> {
+    let q = req.q.as_deref().unwrap_or("").trim();
+    let limit = req.limit.unwrap_or(ctx.cfg.default_limit);
+    if limit > ctx.cfg.max_limit {
+        return Err(bad(format!(
+            "limit {limit} is over the maximum of {}",
+            ctx.cfg.max_limit
+        )));
+    }
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> =
+        vec![(Occur::Must, term_q(ctx.fields.ws, ctx.ws))];
+    let text = if q.is_empty() {
+        None
+    } else {
+        text_query(ctx, q)
+    };
+    let has_text = text.is_some();
+    if let Some(t) = text {
+        clauses.push((Occur::Must, t));
+    } else if !q.is_empty() {
+        // q had no searchable characters (only emoji or punctuation): nothing can match it.
+        clauses.push((Occur::Must, Box::new(EmptyQuery)));
+    }
+    if let Some(fv) = &req.filter {
+        let f = parse_filter(fv)?;
+        clauses.push((
+            Occur::Must,
+            Box::new(ConstScoreQuery::new(filter_query(ctx, &f)?, 0.0)),
+        ));
+    }
+    let query = BooleanQuery::new(clauses);
+
+    let specs = match &req.sort {
+        Some(s) if !s.is_empty() => parse_sort(s)?,
+        _ => vec![SortKeySpec {
+            field: SortField::Score,
+            desc: true,
+        }],
+    };
+    let h = query_hash(req);
+    let after = match &req.cursor {
+        Some(c) if !c.is_empty() => {
+            let c = decode_cursor(c, ctx.ws, h, specs.len())?;
+            Some((c.k, c.id))
+        }
+        _ => None,
+    };
+    let facets = req
+        .facets
+        .iter()
+        .flatten()
+        .map(|n| Ok((n.clone(), facet_column(n)?)))
+        .collect::<SResult<Vec<_>>>()?;
+    let scoring = has_text && specs.iter().any(|s| s.field == SortField::Score);
+    let collector = TopCollector {
+        specs: specs.clone(),
+        limit,
+        after,
+        facets: facets.clone(),
+        scoring,
+    };
+    let searcher = index.searcher();
+    let fruit = searcher.search(&query, &collector)?;
+
+    // total counts every hit of the query, not only those after the cursor
+    let total = if req.cursor.is_some() {
+        searcher.search(&query, &tantivy::collector::Count)? as u64
+    } else {
+        fruit.count
+    };
+    let next_cursor = if fruit.hits.len() == limit && limit > 0 {
+        fruit.hits.last().map(|last| {
+            encode_cursor(&Cursor {
+                w: ctx.ws.to_string(),
+                h,
+                k: last.keys.clone(),
+                id: last.id.clone(),
+            })
+        })
+    } else {
+        None
+    };
+    let facets_out = if facets.is_empty() {
+        None
+    } else {
+        let mut m = serde_json::Map::new();
+        for (i, (name, _)) in facets.iter().enumerate() {
+            let mut counts: Vec<(String, u64)> = fruit.facets[i]
+                .iter()
+                .map(|(k, v)| (k.clone(), *v))
+                .collect();
+            counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            let obj: serde_json::Map<String, Value> = counts
+                .into_iter()
+                .take(100)
+                .map(|(k, v)| (k, Value::from(v)))
+                .collect();
+            m.insert(name.clone(), Value::Object(obj));
+        }
+        Some(m)
+    };
+    Ok(Outcome {
+        hits: fruit
+            .hits
+            .into_iter()
+            .map(|h| RawHit {
+                id: h.id,
+                score: if scoring { h.score } else { 0.0 },
+            })
+            .collect(),
+        total,
+        next_cursor,
+        facets: facets_out,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filter_parsing_accepts_trees_and_rejects_junk() {
+        let f = parse_filter(
+            &serde_json::json!({"and": [{"field": "tags", "op": "eq", "value": "vip"}, {"not": {"field": "status", "op": "eq", "value": "blocked"}}]}),
+        );
+        assert!(matches!(f, Ok(Filter::And(ref v)) if v.len() == 2));
+        assert!(
+            parse_filter(&serde_json::json!({"field": "tags", "op": "like", "value": "x"}))
+                .is_err()
+        );
+        assert!(parse_filter(&serde_json::json!([1, 2])).is_err());
+        assert!(parse_filter(&serde_json::json!({"field": "tags", "op": "eq"})).is_err());
+        let mut deep = serde_json::json!({"field": "tags", "op": "eq", "value": "x"});
+        for _ in 0..40 {
+            deep = serde_json::json!({"not": deep});
+        }
+        assert!(parse_filter(&deep).is_err());
+    }
+
+    #[test]
+    fn cursor_round_trip_and_tamper() {
+        let c = Cursor {
+            w: "a".into(),
+            h: 7,
+            k: vec![Key::N(3), Key::M],
+            id: "x".into(),
+        };
+        let s = encode_cursor(&c);
+        assert!(decode_cursor(&s, "a", 7, 2).is_ok());
+        assert!(decode_cursor(&s, "b", 7, 2).is_err());
+        assert!(decode_cursor(&s, "a", 8, 2).is_err());
+        assert!(decode_cursor("!!!", "a", 7, 2).is_err());
+    }
+
+    #[test]
+    fn ordering_puts_missing_last_and_breaks_ties_by_id() {
+        let specs = [SortKeySpec {
+            field: SortField::Date("created_at"),
+            desc: true,
+        }];
+        assert_eq!(
+            cmp_pos(&specs, &[Key::N(5)], "b", &[Key::N(3)], "a"),
+            Ordering::Less
+        );
+        assert_eq!(
+            cmp_pos(&specs, &[Key::M], "a", &[Key::N(3)], "b"),
+            Ordering::Greater
+        );
+        assert_eq!(
+            cmp_pos(&specs, &[Key::N(3)], "a", &[Key::N(3)], "b"),
+            Ordering::Less
+        );
+    }
+
+    #[test]
+    fn phone_like_queries() {
+        assert!(phone_like("+55 (11) 98765-4321"));
+        assert!(phone_like("4321"));
+        assert!(!phone_like("432"));
+        assert!(!phone_like("maria 4321"));
+    }
+}

@@ -1,0 +1,506 @@
+//! The source of truth: one sled database behind a narrow interface.
+//!
+//! Layout (one tree, prefix-encoded keys, so that one write is one atomic `sled::Batch`):
+//!
+//! | key                      | value                                  |
+//! |--------------------------|----------------------------------------|
+//! | `w` ws                   | workspace settings (JSON)              |
+//! | `f` ws `\0` key          | custom field definition (JSON)         |
+//! | `c` ws `\0` id           | contact (JSON)                          |
+//! | `l` seq (u64 BE)         | change-log entry: the (ws, id)s written |
+//! | `m` name                 | metadata: `seq`, `format`              |
+//!
+//! **Writes.** [`Store::commit`] runs under one write lock: the caller reads what it needs,
+//! returns its operations, and they are applied as one batch together with the next sequence
+//! number and a change-log entry; the batch is then handed to the change listener (the
+//! indexer) in sequence order. The batch is in memory until flushed: **acknowledge a write only
+//! after [`Store::wait_durable`] returned for its sequence.** Concurrent writers share one
+//! flush (group commit): a flush covers every batch applied before it started.
+//!
+//! **Crash.** After `kill -9` every batch whose `wait_durable` returned is on disk. The change
+//! log keeps entries until the index confirms a commit that covers them
+//! ([`Store::trim_log`]), so the index can always catch up by replaying it.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crossbeam_channel::Sender;
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Contact, FieldDef, WorkspaceSettings};
+
+const FORMAT: &[u8] = b"contactdex-store-v1";
+
+/// Store errors. All are internal (a client cannot cause them) except none: validation
+/// happens before the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the store at {path} cannot be opened: {message}. It is left untouched; restore it from a backup or move it away to start empty")]
+    Corrupt { path: String, message: String },
+    #[error("the store at {path} is in use by another process (sled lock): stop the other contactdex first")]
+    Locked { path: String },
+    #[error("sled: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("a stored record cannot be decoded ({key}): {message}")]
+    Decode { key: String, message: String },
+    #[error("the store was closed")]
+    Closed,
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// One mutation inside a [`Store::commit`].
+#[derive(Debug, Clone)]
+pub enum Op {
+    PutSettings {
+        ws: String,
+        settings: WorkspaceSettings,
+    },
+    PutField {
+        ws: String,
+        def: FieldDef,
+    },
+    PutContact {
+        ws: String,
+        contact: Arc<Contact>,
+    },
+    DeleteContact {
+        ws: String,
+        id: String,
+    },
+}
+
+/// What a committed batch changed, as handed to the change listener in sequence order.
+#[derive(Debug, Clone)]
+pub struct ChangeSet {
+    pub seq: u64,
+    /// Contacts written (`Some`) or deleted (`None`).
+    pub contacts: Vec<(String, String, Option<Arc<Contact>>)>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct LogEntry {
+    /// (workspace, contact id) pairs whose current state the index must reflect.
+    c: Vec<(String, String)>,
+}
+
+struct WriteState {
+    seq: u64,
+    listener: Option<Sender<ChangeSet>>,
+}
+
+/// The sled-backed store. Cheap to share behind an `Arc`.
+pub struct Store {
+    db: sled::Db,
+    path: String,
+    write: Mutex<WriteState>,
+    /// Highest sequence applied to sled (maybe not yet durable).
+    applied: AtomicU64,
+    /// Highest sequence known to be on disk.
+    durable: AtomicU64,
+    flush_lock: Mutex<()>,
+}
+
+fn ws_key(prefix: u8, ws: &str, rest: Option<&str>) -> Vec<u8> {
+    let mut k = Vec::with_capacity(2 + ws.len() + rest.map_or(0, str::len));
+    k.push(prefix);
+    k.extend_from_slice(ws.as_bytes());
+    if let Some(r) = rest {
+        k.push(0);
+        k.extend_from_slice(r.as_bytes());
+    }
+    k
+}
+
+fn log_key(seq: u64) -> [u8; 9] {
+    let mut k = [0u8; 9];
+    k[0] = b'l';
+    k[1..].copy_from_slice(&seq.to_be_bytes());
+    k
+}
+
+fn decode<T: for<'de> Deserialize<'de>>(key: &[u8], v: &[u8]) -> Result<T> {
+    serde_json::from_slice(v).map_err(|e| StoreError::Decode {
+        key: String::from_utf8_lossy(key).replace('\0', "/"),
+        message: e.to_string(),
+    })
+}
+
+fn encode<T: Serialize>(v: &T) -> Vec<u8> {
+    // Our own types serialise infallibly (no maps with non-string keys).
+    serde_json::to_vec(v).unwrap_or_default()
+}
+
+impl Store {
+    /// Opens (or creates) the store in `path`. A store that sled cannot open, or a non-empty
+    /// directory that is not a contactdex store, is refused and left untouched.
+    pub fn open(path: &std::path::Path, cache_mb: u64) -> Result<Store> {
+        let display = path.display().to_string();
+        let existed = path.join("db").exists() || path.join("conf").exists();
+        if !existed
+            && path.exists()
+            && std::fs::read_dir(path)
+                .map(|mut d| d.next().is_some())
+                .unwrap_or(false)
+        {
+            return Err(StoreError::Corrupt {
+                path: display,
+                message: "the directory is not empty but holds no sled database".into(),
+            });
+        }
+        let db = sled::Config::default()
+            .path(path)
+            .cache_capacity(cache_mb * 1024 * 1024)
+            .flush_every_ms(Some(500))
+            .open()
+            .map_err(|e| match e {
+                sled::Error::Io(ref io)
+                    if io.kind() == std::io::ErrorKind::WouldBlock
+                        || io.to_string().contains("lock") =>
+                {
+                    StoreError::Locked {
+                        path: display.clone(),
+                    }
+                }
+                other => StoreError::Corrupt {
+                    path: display.clone(),
+                    message: other.to_string(),
+                },
+            })?;
+        match db.get(b"mformat")? {
+            Some(v) if v.as_ref() == FORMAT => {}
+            Some(v) => {
+                return Err(StoreError::Corrupt {
+                    path: display,
+                    message: format!("unknown store format {:?}", String::from_utf8_lossy(&v)),
+                })
+            }
+            None if existed && !db.is_empty() => {
+                return Err(StoreError::Corrupt {
+                    path: display,
+                    message: "the store has no format marker".into(),
+                })
+            }
+            None => {
+                db.insert(b"mformat", FORMAT)?;
+                db.flush()?;
+            }
+        }
+        let seq = match db.get(b"mseq")? {
+            Some(v) if v.len() == 8 => {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(&v);
+                u64::from_be_bytes(b)
+            }
+            Some(_) => {
+                return Err(StoreError::Corrupt {
+                    path: display,
+                    message: "sequence record is damaged".into(),
+                })
+            }
+            None => 0,
+        };
+        Ok(Store {
+            db,
+            path: display,
+            write: Mutex::new(WriteState {
+                seq,
+                listener: None,
+            }),
+            applied: AtomicU64::new(seq),
+            durable: AtomicU64::new(seq),
+            flush_lock: Mutex::new(()),
+        })
+    }
+
+    /// Where the store lives.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// Sets the listener that receives every committed [`ChangeSet`], in sequence order.
+    pub fn set_listener(&self, tx: Sender<ChangeSet>) {
+        if let Ok(mut w) = self.write.lock() {
+            w.listener = Some(tx);
+        }
+    }
+
+    /// Drops the listener (the indexer then drains and stops).
+    pub fn clear_listener(&self) {
+        if let Ok(mut w) = self.write.lock() {
+            w.listener = None;
+        }
+    }
+
+    /// The last sequence applied.
+    pub fn last_seq(&self) -> u64 {
+        self.applied.load(Ordering::Acquire)
+    }
+
+    /// Runs `build` under the write lock (so what it reads cannot change before its
+    /// operations apply), then applies its operations atomically with a new sequence number
+    /// and a change-log entry. Returns the closure's result and the sequence; the write is
+    /// NOT durable until [`Store::wait_durable`] returns for that sequence.
+    pub fn commit<R, E: From<StoreError>>(
+        &self,
+        build: impl FnOnce(&Store) -> std::result::Result<(Vec<Op>, R), E>,
+    ) -> std::result::Result<(R, u64), E> {
+        let mut w = self.write.lock().map_err(|_| StoreError::Closed)?;
+        let (ops, r) = build(self)?;
+        if ops.is_empty() {
+            return Ok((r, w.seq));
+        }
+        let seq = w.seq + 1;
+        let mut batch = sled::Batch::default();
+        let mut changed = Vec::new();
+        let mut logged = Vec::new();
+        for op in ops {
+            match op {
+                Op::PutSettings { ws, settings } => {
+                    batch.insert(ws_key(b'w', &ws, None), encode(&settings))
+                }
+                Op::PutField { ws, def } => {
+                    batch.insert(ws_key(b'f', &ws, Some(&def.key)), encode(&def))
+                }
+                Op::PutContact { ws, contact } => {
+                    batch.insert(
+                        ws_key(b'c', &ws, Some(&contact.id)),
+                        encode(contact.as_ref()),
+                    );
+                    logged.push((ws.clone(), contact.id.clone()));
+                    changed.push((ws, contact.id.clone(), Some(contact)));
+                }
+                Op::DeleteContact { ws, id } => {
+                    batch.remove(ws_key(b'c', &ws, Some(&id)));
+                    logged.push((ws.clone(), id.clone()));
+                    changed.push((ws, id, None));
+                }
+            }
+        }
+        if !logged.is_empty() {
+            batch.insert(&log_key(seq)[..], encode(&LogEntry { c: logged }));
+        }
+        batch.insert(&b"mseq"[..], &seq.to_be_bytes()[..]);
+        self.db.apply_batch(batch).map_err(StoreError::from)?;
+        w.seq = seq;
+        self.applied.store(seq, Ordering::Release);
+        if !changed.is_empty() {
+            if let Some(tx) = &w.listener {
+                // A closed listener means the indexer stopped; the change log still has it.
+                let _ = tx.send(ChangeSet {
+                    seq,
+                    contacts: changed,
+                });
+            }
+        }
+        Ok((r, seq))
+    }
+
+    /// Blocks until every batch up to `seq` is on disk. Concurrent callers share one flush.
+    pub fn wait_durable(&self, seq: u64) -> Result<()> {
+        if self.durable.load(Ordering::Acquire) >= seq {
+            return Ok(());
+        }
+        let _g = self.flush_lock.lock().map_err(|_| StoreError::Closed)?;
+        if self.durable.load(Ordering::Acquire) >= seq {
+            return Ok(());
+        }
+        let upto = self.applied.load(Ordering::Acquire);
+        self.db.flush()?;
+        self.durable.fetch_max(upto, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// Flushes everything applied so far.
+    pub fn flush(&self) -> Result<()> {
+        self.wait_durable(self.last_seq())
+    }
+
+    pub fn settings(&self, ws: &str) -> Result<Option<WorkspaceSettings>> {
+        let k = ws_key(b'w', ws, None);
+        self.db.get(&k)?.map(|v| decode(&k, &v)).transpose()
+    }
+
+    /// Whether the workspace has been created (by its first write).
+    pub fn workspace_exists(&self, ws: &str) -> Result<bool> {
+        Ok(self.db.contains_key(ws_key(b'w', ws, None))?)
+    }
+
+    /// All workspaces.
+    pub fn workspaces(&self) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for kv in self.db.scan_prefix(b"w") {
+            let (k, _) = kv?;
+            out.push(String::from_utf8_lossy(&k[1..]).into_owned());
+        }
+        Ok(out)
+    }
+
+    pub fn fields(&self, ws: &str) -> Result<Vec<FieldDef>> {
+        let mut p = ws_key(b'f', ws, None);
+        p.push(0);
+        let mut out = Vec::new();
+        for kv in self.db.scan_prefix(&p) {
+            let (k, v) = kv?;
+            out.push(decode(&k, &v)?);
+        }
+        Ok(out)
+    }
+
+    pub fn contact(&self, ws: &str, id: &str) -> Result<Option<Contact>> {
+        let k = ws_key(b'c', ws, Some(id));
+        self.db.get(&k)?.map(|v| decode(&k, &v)).transpose()
+    }
+
+    /// Iterates a workspace's contacts in id order, starting after `after` if given.
+    pub fn contacts(
+        &self,
+        ws: &str,
+        after: Option<&str>,
+    ) -> impl Iterator<Item = Result<Contact>> + '_ {
+        let mut p = ws_key(b'c', ws, None);
+        p.push(0);
+        let start = match after {
+            Some(a) => {
+                let mut s = p.clone();
+                s.extend_from_slice(a.as_bytes());
+                s.push(0);
+                s
+            }
+            None => p.clone(),
+        };
+        let mut end = p.clone();
+        if let Some(last) = end.last_mut() {
+            *last = 1;
+        }
+        self.db.range(start..end).map(|kv| {
+            let (k, v) = kv?;
+            decode(&k, &v)
+        })
+    }
+
+    /// Iterates every contact of every workspace as (workspace, contact).
+    pub fn all_contacts(&self) -> impl Iterator<Item = Result<(String, Contact)>> + '_ {
+        self.db.scan_prefix(b"c").map(|kv| {
+            let (k, v) = kv?;
+            let rest = &k[1..];
+            let ws_end = rest.iter().position(|b| *b == 0).unwrap_or(rest.len());
+            let ws = String::from_utf8_lossy(&rest[..ws_end]).into_owned();
+            Ok((ws, decode(&k, &v)?))
+        })
+    }
+
+    /// Change-log entries after `seq`, in order: (sequence, [(ws, id)]).
+    pub fn log_since(
+        &self,
+        seq: u64,
+    ) -> impl Iterator<Item = Result<(u64, Vec<(String, String)>)>> + '_ {
+        let start = log_key(seq.saturating_add(1));
+        let end = [b'm'];
+        self.db.range(start.to_vec()..end.to_vec()).map(|kv| {
+            let (k, v) = kv?;
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&k[1..9]);
+            let e: LogEntry = decode(&k, &v)?;
+            Ok((u64::from_be_bytes(b), e.c))
+        })
+    }
+
+    /// Removes change-log entries up to and including `seq` (call only after an index commit
+    /// that covers them).
+    pub fn trim_log(&self, seq: u64) -> Result<usize> {
+        let mut batch = sled::Batch::default();
+        let mut n = 0;
+        for kv in self
+            .db
+            .range(log_key(0).to_vec()..log_key(seq.saturating_add(1)).to_vec())
+        {
+            let (k, _) = kv?;
+            batch.remove(k);
+            n += 1;
+        }
+        if n > 0 {
+            self.db.apply_batch(batch)?;
+        }
+        Ok(n)
+    }
+
+    /// Bytes sled reports on disk.
+    pub fn size_on_disk(&self) -> u64 {
+        self.db.size_on_disk().unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Contact;
+    use chrono::Utc;
+
+    fn contact(id: &str) -> Arc<Contact> {
+        Arc::new(Contact {
+            id: id.into(),
+            name: Some(format!("name {id}")),
+            phones: vec![],
+            emails: vec![],
+            tags: vec![],
+            custom: Default::default(),
+            source: None,
+            status: None,
+            photo_url: None,
+            created_at: Utc::now(),
+            created_by: None,
+            last_interaction_at: None,
+            updated_at: Utc::now(),
+        })
+    }
+
+    #[test]
+    fn commit_log_and_trim() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("store"), 16).unwrap();
+        let (tx, rx) = crossbeam_channel::unbounded();
+        s.set_listener(tx);
+        for i in 0..3 {
+            let ((), seq) = s
+                .commit::<_, StoreError>(|_| {
+                    Ok((
+                        vec![Op::PutContact {
+                            ws: "a".into(),
+                            contact: contact(&format!("c{i}")),
+                        }],
+                        (),
+                    ))
+                })
+                .unwrap();
+            s.wait_durable(seq).unwrap();
+        }
+        assert_eq!(
+            rx.try_iter().map(|c| c.seq).collect::<Vec<_>>(),
+            vec![1, 2, 3]
+        );
+        assert_eq!(s.log_since(1).count(), 2);
+        s.trim_log(2).unwrap();
+        let left: Vec<u64> = s.log_since(0).map(|e| e.unwrap().0).collect();
+        assert_eq!(left, vec![3]);
+        assert_eq!(s.contacts("a", None).count(), 3);
+        assert_eq!(s.contacts("a", Some("c0")).count(), 2);
+        assert_eq!(s.contacts("b", None).count(), 0);
+        drop(s);
+        let s = Store::open(&dir.path().join("store"), 16).unwrap();
+        assert_eq!(s.last_seq(), 3);
+        assert!(s.contact("a", "c1").unwrap().is_some());
+    }
+
+    #[test]
+    fn a_foreign_directory_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("something"), b"x").unwrap();
+        match Store::open(dir.path(), 16) {
+            Err(StoreError::Corrupt { .. }) => {}
+            Err(e) => panic!("unexpected error {e}"),
+            Ok(_) => panic!("a foreign directory must be refused"),
+        }
+        assert!(dir.path().join("something").exists());
+    }
+}

@@ -1,0 +1,172 @@
+//! The real `contactdex` binary: import, search, export, reindex, refusals.
+
+use std::io::Write;
+use std::process::Command;
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_contactdex"));
+    c.env("CONTACTDEX_LOG", "warn");
+    c
+}
+
+fn cfg() -> &'static str {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/index-config/default.toml")
+}
+
+#[test]
+fn import_search_export_reindex() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("in.ndjson");
+    let mut f = std::fs::File::create(&file).unwrap();
+    for i in 0..300 {
+        writeln!(f, "{}", serde_json::json!({"id": format!("i{i}"), "name": format!("Imported Person{i}"), "phones": [format!("+1 415 555 {:04}", 1000 + i)], "tags": ["imp"]})).unwrap();
+    }
+    writeln!(f, "{{broken").unwrap();
+    drop(f);
+    let data = dir.path().join("data");
+    let out = bin()
+        .args([
+            "import",
+            "--workspace",
+            "w",
+            "--quiet",
+            "--config",
+            cfg(),
+            "--data-dir",
+        ])
+        .arg(&data)
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let last = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap_or("")
+        .to_string();
+    let v: serde_json::Value = serde_json::from_str(&last).unwrap();
+    assert_eq!(v["imported"], 300);
+    assert_eq!(v["rejected"], 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 301"));
+
+    let out = bin()
+        .args([
+            "search",
+            "--workspace",
+            "w",
+            "--config",
+            cfg(),
+            "--data-dir",
+        ])
+        .arg(&data)
+        .arg("person17")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["hits"][0]["id"], "i17");
+
+    let out = bin()
+        .args([
+            "export",
+            "--workspace",
+            "w",
+            "--config",
+            cfg(),
+            "--data-dir",
+        ])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 300);
+
+    // reindex rebuilds the same index from the store, also after the index was damaged
+    std::fs::write(data.join("index").join("meta.json"), b"garbage").unwrap();
+    let out = bin()
+        .args(["reindex", "--config", cfg(), "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().last().unwrap()).unwrap();
+    assert_eq!(v["reindexed"], 300);
+    let out = bin()
+        .args([
+            "search",
+            "--workspace",
+            "w",
+            "--config",
+            cfg(),
+            "--data-dir",
+        ])
+        .arg(&data)
+        .arg("5551017")
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["hits"][0]["id"], "i17", "{v}");
+}
+
+#[test]
+fn refuses_public_address_without_master_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = bin()
+        .args([
+            "serve",
+            "--addr",
+            "0.0.0.0:7799",
+            "--config",
+            cfg(),
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("master key"));
+}
+
+#[test]
+fn a_damaged_store_is_refused_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    std::fs::create_dir_all(&store).unwrap();
+    std::fs::write(store.join("notes.txt"), b"not a store").unwrap();
+    let out = bin()
+        .args([
+            "search",
+            "--workspace",
+            "w",
+            "--config",
+            cfg(),
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .arg("x")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cannot be opened"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read(store.join("notes.txt")).unwrap(),
+        b"not a store"
+    );
+}

@@ -1,0 +1,487 @@
+use serde_json::json;
+
+use crate::common::{error_code, Server};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn write_read_search_round_trip() {
+    let s = Server::start().await;
+    let (st, _) = s
+        .req(
+            "PUT",
+            "/v1/workspaces/acme/settings",
+            Some(json!({"default_region": "BR"})),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let c = s
+        .put(
+            "acme",
+            "c-001",
+            json!({"name": "José da Silva 🌸", "phones": ["+55 11 98765-4321", "(11) 3333-4444"],
+                   "emails": ["Jose.Silva@Gmail.com"], "tags": ["vip", "lead"],
+                   "custom": {"customer_tier": "Premium", "lifetime_value": 15000, "contract_renewal_date": "2025-12-31",
+                              "newsletter": true, "preferred_products": ["Product A", "Product C"]},
+                   "source": "whatsapp", "status": "active", "created_at": "2025-03-01T12:00:00Z",
+                   "created_by": "bot:welcome", "last_interaction_at": "2025-11-15T09:30:00Z"}),
+        )
+        .await;
+    assert_eq!(c["phones_e164"], json!(["+5511987654321", "+551133334444"]));
+    assert_eq!(c["emails"], json!(["jose.silva@gmail.com"]));
+    let (st, got) = s
+        .req("GET", "/v1/workspaces/acme/contacts/c-001", None)
+        .await;
+    assert_eq!(st, 200);
+    assert_eq!(got["name"], "José da Silva 🌸");
+    assert_eq!(got["custom"]["lifetime_value"], 15000);
+    s.put(
+        "acme",
+        "c-002",
+        json!({"name": "Maria Souza", "phones": ["+55 21 99876-5432"], "tags": ["lead"]}),
+    )
+    .await;
+
+    for q in [
+        "jose",
+        "José",
+        "JOSE DA SILVA",
+        "silva jose",
+        "jos",
+        "Jsoe",
+        "98765-4321",
+        "+55 11 98765-4321",
+        "5511987654321",
+        "(11) 98765-4321",
+        "4321",
+        "jose.silva@gmail.com",
+        "gmail.com",
+        "JOSE.SILVA",
+        "premium",
+        "vip",
+    ] {
+        let ids = s.ids("acme", json!({"q": q})).await;
+        assert_eq!(
+            ids.first().map(String::as_str),
+            Some("c-001"),
+            "query {q:?} -> {ids:?}"
+        );
+    }
+    let ids = s.ids("acme", json!({"q": "maria"})).await;
+    assert_eq!(ids, vec!["c-002"]);
+    let ids = s.ids("acme", json!({"q": "nobody-like-this"})).await;
+    assert!(ids.is_empty());
+    let v = s.search("acme", json!({"q": ""})).await;
+    assert_eq!(v["total"], 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filters_sort_and_cursor_pages() {
+    let s = Server::start().await;
+    let mut lines = String::new();
+    for i in 0..57 {
+        let tag = if i % 3 == 0 { "vip" } else { "lead" };
+        let status = if i % 5 == 0 { "blocked" } else { "active" };
+        lines.push_str(&json!({"id": format!("p{i:03}"), "name": format!("Person {i}"), "tags": [tag], "status": status,
+            "created_at": format!("2025-01-{:02}T10:00:00Z", 1 + i % 28), "custom": {"lifetime_value": i * 10}}).to_string());
+        lines.push('\n');
+    }
+    let (st, v) = s
+        .raw(
+            "POST",
+            "/v1/workspaces/w/contacts/bulk?refresh=true",
+            lines.into_bytes(),
+            "application/x-ndjson",
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["accepted"], 57);
+
+    let vip = s
+        .search(
+            "w",
+            json!({"filter": {"field": "tags", "op": "eq", "value": "VIP"}, "limit": 100}),
+        )
+        .await;
+    assert_eq!(vip["total"], 19);
+    let f = json!({"and": [{"field": "tags", "op": "eq", "value": "vip"}, {"not": {"field": "status", "op": "eq", "value": "blocked"}}]});
+    let v = s.search("w", json!({"filter": f, "limit": 100})).await;
+    assert_eq!(v["total"], 15);
+    let v = s.search("w", json!({"filter": {"field": "custom.lifetime_value", "op": "gte", "value": 500}, "limit": 100})).await;
+    assert_eq!(v["total"], 7);
+    let v = s
+        .search(
+            "w",
+            json!({"filter": {"or": [{"field": "custom.lifetime_value", "op": "lt", "value": 20},
+        {"field": "created_at", "op": "eq", "value": "2025-01-28"}]}}),
+        )
+        .await;
+    assert_eq!(v["total"], 2 + 2);
+    let v = s
+        .search(
+            "w",
+            json!({"filter": {"field": "status", "op": "in", "value": ["blocked", "inactive"]}}),
+        )
+        .await;
+    assert_eq!(v["total"], 12);
+    let v = s.search("w", json!({"q": "person", "filter": {"field": "created_at", "op": "gte", "value": "2025-01-20"}, "limit": 100})).await;
+    assert_eq!(v["total"], 9 + 9 - 2);
+
+    // pages sorted by created_at desc: no skip, no repeat
+    let mut seen = Vec::new();
+    let mut cursor = serde_json::Value::Null;
+    loop {
+        let v = s.search("w", json!({"sort": [{"field": "created_at", "order": "desc"}], "limit": 10, "cursor": cursor})).await;
+        assert_eq!(v["total"], 57);
+        for h in v["hits"].as_array().unwrap() {
+            seen.push((
+                h["contact"]["created_at"].as_str().unwrap().to_string(),
+                h["id"].as_str().unwrap().to_string(),
+            ));
+        }
+        cursor = v["next_cursor"].clone();
+        if cursor.is_null() {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 57);
+    let mut sorted = seen.clone();
+    sorted.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    assert_eq!(seen, sorted, "pages must follow created_at desc, id asc");
+
+    // facets
+    let v = s
+        .search("w", json!({"facets": ["tags", "status"], "limit": 0}))
+        .await;
+    assert_eq!(v["facets"]["tags"]["vip"], 19);
+    assert_eq!(v["facets"]["status"]["blocked"], 12);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workspaces_are_walls() {
+    let s = Server::start().await;
+    s.put(
+        "a",
+        "same-id",
+        json!({"name": "Alice Alpha", "tags": ["x"], "phones": ["+1 415 555 2671"]}),
+    )
+    .await;
+    s.put("b", "same-id", json!({"name": "Bob Beta", "tags": ["x"]}))
+        .await;
+    let (_, v) = s
+        .req("GET", "/v1/workspaces/a/contacts/same-id", None)
+        .await;
+    assert_eq!(v["name"], "Alice Alpha");
+    let (_, v) = s
+        .req("GET", "/v1/workspaces/b/contacts/same-id", None)
+        .await;
+    assert_eq!(v["name"], "Bob Beta");
+    assert!(s.ids("b", json!({"q": "alice"})).await.is_empty());
+    assert!(s.ids("b", json!({"q": "4155552671"})).await.is_empty());
+    let v = s
+        .search(
+            "b",
+            json!({"filter": {"field": "tags", "op": "eq", "value": "x"}}),
+        )
+        .await;
+    assert_eq!(v["total"], 1);
+    assert_eq!(v["hits"][0]["contact"]["name"], "Bob Beta");
+    // a bulk in b never touches a
+    let (st, _) = s
+        .raw(
+            "POST",
+            "/v1/workspaces/b/contacts/bulk?refresh=true",
+            b"{\"id\":\"same-id\",\"name\":\"Changed\"}\n".to_vec(),
+            "application/x-ndjson",
+        )
+        .await;
+    assert_eq!(st, 200);
+    let (_, v) = s
+        .req("GET", "/v1/workspaces/a/contacts/same-id", None)
+        .await;
+    assert_eq!(v["name"], "Alice Alpha");
+    // a cursor from a does not work in b
+    s.put("a", "other", json!({"name": "Alice Two"})).await;
+    let v = s.search("a", json!({"limit": 1})).await;
+    let cur = v["next_cursor"].clone();
+    assert!(cur.is_string());
+    let (st, v) = s
+        .req(
+            "POST",
+            "/v1/workspaces/b/search",
+            Some(json!({"limit": 1, "cursor": cur})),
+        )
+        .await;
+    assert_eq!(st, 400);
+    assert_eq!(error_code(&v), "invalid_cursor");
+    // unknown workspace on read
+    let (st, v) = s
+        .req(
+            "POST",
+            "/v1/workspaces/nope/search",
+            Some(json!({"q": "x"})),
+        )
+        .await;
+    assert_eq!(st, 404);
+    error_code(&v);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_reports_bad_lines_and_keeps_good_ones() {
+    let s = Server::start().await;
+    let body = [
+        r#"{"id":"b1","name":"Good One","phones":["+5511987650001"]}"#,
+        r#"{"id":"b2","name":"Bad phone","phones":["12"]}"#,
+        r#"{not json"#,
+        r#"{"id":"b4","name":"Good Four","emails":["four@example.com"]}"#,
+        r#"{"id":"b5","emails":["no-at-sign"]}"#,
+        r#"{"id":"b 6","name":"bad id"}"#,
+        r#"{"id":"b7","custom":{"undefined_key":"x"}}"#,
+        r#"{"id":"b8","status":"gone"}"#,
+        r#"{"name":"no id"}"#,
+        "",
+        r#"{"id":"b11","name":"Good Eleven"}"#,
+    ]
+    .join("\n");
+    let mut bytes = body.into_bytes();
+    bytes.extend_from_slice(b"\n{\"id\":\"b12\",\"name\":\"\xff\xfe\"}\n");
+    let (st, v) = s
+        .raw(
+            "POST",
+            "/v1/workspaces/k/contacts/bulk?refresh=true",
+            bytes,
+            "application/x-ndjson",
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["accepted"], 3, "{v}");
+    let lines: Vec<u64> = v["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(lines, vec![2, 3, 5, 6, 7, 8, 9, 12], "{v}");
+    for r in v["rejected"].as_array().unwrap() {
+        assert!(!r["error"].as_str().unwrap().is_empty());
+    }
+    assert_eq!(s.search("k", json!({})).await["total"], 3);
+    let ids = s.ids("k", json!({"q": "good"})).await;
+    assert_eq!(ids.len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn patch_delete_post_settings_and_fields() {
+    let s = Server::start().await;
+    let (st, v) = s
+        .req(
+            "POST",
+            "/v1/workspaces/p/contacts?refresh=true",
+            Some(json!({"name": "Generated Id"})),
+        )
+        .await;
+    assert_eq!(st, 201);
+    let gen = v["id"].as_str().unwrap().to_string();
+    assert!(!gen.is_empty());
+    let (st, v) = s
+        .req(
+            "POST",
+            "/v1/workspaces/p/contacts",
+            Some(json!({"id": gen, "name": "dup"})),
+        )
+        .await;
+    assert_eq!(st, 409, "{v}");
+    s.put("p", "x1", json!({"name": "Ana Souza", "tags": ["a"], "custom": {"company": "Acme", "city": "Recife"}})).await;
+    let (st, v) = s
+        .req(
+            "PATCH",
+            "/v1/workspaces/p/contacts/x1?refresh=true",
+            Some(json!({"tags": ["a", "b"], "custom": {"city": null}})),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["name"], "Ana Souza");
+    assert_eq!(v["tags"], json!(["a", "b"]));
+    assert_eq!(v["custom"], json!({"company": "Acme"}));
+    assert_eq!(
+        s.ids(
+            "p",
+            json!({"filter": {"field": "tags", "op": "eq", "value": "b"}})
+        )
+        .await,
+        vec!["x1"]
+    );
+    assert!(s.ids("p", json!({"q": "recife"})).await.is_empty());
+    let (st, _) = s
+        .req(
+            "PATCH",
+            "/v1/workspaces/p/contacts/missing",
+            Some(json!({"name": "x"})),
+        )
+        .await;
+    assert_eq!(st, 404);
+
+    // fields
+    let (st, v) = s
+        .req(
+            "PUT",
+            "/v1/workspaces/p/fields/cpf",
+            Some(json!({"type": "text", "label": "CPF"})),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let (_, v) = s.req("GET", "/v1/workspaces/p/fields", None).await;
+    assert!(v["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["key"] == "cpf"));
+    s.put(
+        "p",
+        "x2",
+        json!({"name": "Doc Holder", "custom": {"cpf": "123.456.789-00"}}),
+    )
+    .await;
+    assert_eq!(
+        s.ids(
+            "p",
+            json!({"filter": {"field": "custom.cpf", "op": "eq", "value": "123.456.789-00"}})
+        )
+        .await,
+        vec!["x2"]
+    );
+    let (st, v) = s
+        .req(
+            "PUT",
+            "/v1/workspaces/p/fields/cpf",
+            Some(json!({"type": "number"})),
+        )
+        .await;
+    assert_eq!(st, 409, "{v}");
+
+    // settings
+    let (_, v) = s.req("GET", "/v1/workspaces/p/settings", None).await;
+    assert_eq!(v["default_region"], "US");
+    let (st, v) = s
+        .req(
+            "PUT",
+            "/v1/workspaces/p/settings",
+            Some(json!({"default_region": "DE", "strict_phones": true})),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let (st, v) = s
+        .req(
+            "PUT",
+            "/v1/workspaces/p/contacts/x3",
+            Some(json!({"phones": ["030 1234567"]})),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+    assert_eq!(v["phones_e164"], json!(["+49301234567"]));
+    let (st, v) = s
+        .req(
+            "PUT",
+            "/v1/workspaces/p/contacts/x4",
+            Some(json!({"phones": ["99999 99999 99"]})),
+        )
+        .await;
+    assert_eq!(st, 400, "strict phones: {v}");
+    let (st, v) = s
+        .req(
+            "PUT",
+            "/v1/workspaces/p/settings",
+            Some(json!({"default_region": "XX"})),
+        )
+        .await;
+    assert_eq!(st, 400, "{v}");
+
+    // delete
+    let (st, _) = s
+        .req("DELETE", "/v1/workspaces/p/contacts/x1?refresh=true", None)
+        .await;
+    assert_eq!(st, 200);
+    let (st, _) = s.req("GET", "/v1/workspaces/p/contacts/x1", None).await;
+    assert_eq!(st, 404);
+    assert!(s.ids("p", json!({"q": "ana"})).await.is_empty());
+    let (st, _) = s.req("DELETE", "/v1/workspaces/p/contacts/x1", None).await;
+    assert_eq!(st, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_is_searchable_within_a_second_without_refresh() {
+    let s = Server::start().await;
+    let (st, _) = s
+        .req(
+            "PUT",
+            "/v1/workspaces/v/contacts/late",
+            Some(json!({"name": "Zbigniew Late"})),
+        )
+        .await;
+    assert_eq!(st, 201);
+    let mut found = false;
+    for _ in 0..40 {
+        if !s.ids("v", json!({"q": "zbigniew"})).await.is_empty() {
+            found = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(found, "not searchable within 2 s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn master_key_guards_every_route_but_health() {
+    let s = Server::start_with(crate::common::test_config(), Some("s3cret")).await;
+    let (st, v) = s.req("GET", "/v1/workspaces/a/settings", None).await;
+    assert_eq!(st, 401);
+    error_code(&v);
+    let (st, _) = s.req("GET", "/metrics", None).await;
+    assert_eq!(st, 401);
+    let (st, _) = s.req("GET", "/health", None).await;
+    assert_eq!(st, 200);
+    let resp = s
+        .client
+        .put(s.url("/v1/workspaces/a/contacts/k1"))
+        .header("authorization", "Bearer wrong")
+        .json(&json!({"name": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 401);
+    let resp = s
+        .client
+        .put(s.url("/v1/workspaces/a/contacts/k1"))
+        .header("authorization", "Bearer s3cret")
+        .json(&json!({"name": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 201);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_and_metrics() {
+    let s = Server::start().await;
+    let (st, v) = s.req("GET", "/health", None).await;
+    assert_eq!(st, 200, "{v}");
+    s.put("m", "1", json!({"name": "Metric Person"})).await;
+    s.search("m", json!({"q": "metric"})).await;
+    let text = s
+        .client
+        .get(s.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("contactdex_http_requests_total"), "{text}");
+    assert!(
+        text.contains("contactdex_documents_indexed_total 1"),
+        "{text}"
+    );
+    assert!(text.contains("contactdex_index_commit_seconds"), "{text}");
+    assert!(
+        text.contains("route=\"/v1/workspaces/{ws}/search\""),
+        "{text}"
+    );
+}

@@ -1,0 +1,9 @@
+//! Integration tests, compiled into one binary: a real server on a free port (or the real
+//! `contactdex` binary) over a temp data dir, exercised over HTTP.
+
+mod common;
+
+mod bad_input;
+mod cli;
+mod crash;
+mod http;
