@@ -61,15 +61,11 @@ impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> Self {
         use StatusCode as S;
         match e {
-            EngineError::Validation(v) => {
-                ApiError::new(S::BAD_REQUEST, "invalid_value", v.to_string())
-            }
+            EngineError::Validation(v) => ApiError::new(S::BAD_REQUEST, "invalid_value", v.to_string()),
             EngineError::NotFound(m) => ApiError::new(S::NOT_FOUND, "not_found", m),
             EngineError::BadRequest(m) => ApiError::new(S::BAD_REQUEST, "bad_request", m),
             EngineError::Conflict(m) => ApiError::new(S::CONFLICT, "conflict", m),
-            EngineError::Search(SearchError::BadRequest(m)) => {
-                ApiError::new(S::BAD_REQUEST, "invalid_search", m)
-            }
+            EngineError::Search(SearchError::BadRequest(m)) => ApiError::new(S::BAD_REQUEST, "invalid_search", m),
             EngineError::Search(e @ SearchError::BadCursor(_)) => {
                 ApiError::new(S::BAD_REQUEST, "invalid_cursor", e.to_string())
             }
@@ -91,10 +87,7 @@ type ApiResult<T> = Result<T, ApiError>;
 /// Builds the router.
 pub fn app(state: AppState) -> Router {
     let v1 = Router::new()
-        .route(
-            "/v1/workspaces/{ws}/settings",
-            get(get_settings).put(put_settings),
-        )
+        .route("/v1/workspaces/{ws}/settings", get(get_settings).put(put_settings))
         .route("/v1/workspaces/{ws}/fields", get(list_fields))
         .route("/v1/workspaces/{ws}/fields/{key}", put(put_field))
         .route("/v1/workspaces/{ws}/contacts", post(create_contact))
@@ -175,12 +168,8 @@ async fn auth(State(st): State<AppState>, req: Request, next: Next) -> Response 
         match given {
             Some(g) if constant_time_eq(g.as_bytes(), key.as_bytes()) => {}
             Some(_) => {
-                return ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "unauthorized",
-                    "the bearer key is not valid",
-                )
-                .into_response()
+                return ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "the bearer key is not valid")
+                    .into_response()
             }
             None => {
                 return ApiError::new(
@@ -217,11 +206,7 @@ fn parse_json<T: DeserializeOwned>(bytes: &Bytes) -> ApiResult<T> {
         )
     })?;
     serde_json::from_str(text).map_err(|e| {
-        let code = if e.is_data() {
-            "invalid_value"
-        } else {
-            "malformed_json"
-        };
+        let code = if e.is_data() { "invalid_value" } else { "malformed_json" };
         ApiError::new(
             StatusCode::BAD_REQUEST,
             code,
@@ -243,9 +228,7 @@ fn refresh(q: &HashMap<String, String>) -> ApiResult<bool> {
 }
 
 /// Runs blocking engine work off the async runtime.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, EngineError> + Send + 'static,
-) -> ApiResult<T> {
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, EngineError> + Send + 'static) -> ApiResult<T> {
     match tokio::task::spawn_blocking(f).await {
         Ok(r) => r.map_err(ApiError::from),
         Err(e) => {
@@ -294,10 +277,7 @@ async fn metrics(State(st): State<AppState>) -> Response {
         .into_response()
 }
 
-async fn get_settings(
-    State(st): State<AppState>,
-    Path(ws): Path<String>,
-) -> ApiResult<Json<WorkspaceSettings>> {
+async fn get_settings(State(st): State<AppState>, Path(ws): Path<String>) -> ApiResult<Json<WorkspaceSettings>> {
     let e = st.engine.clone();
     Ok(Json(blocking(move || e.get_settings(&ws)).await?))
 }
@@ -332,10 +312,7 @@ async fn put_field(
     Ok(Json(serde_json::to_value(def).unwrap_or(Value::Null)))
 }
 
-async fn get_contact(
-    State(st): State<AppState>,
-    Path((ws, id)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+async fn get_contact(State(st): State<AppState>, Path((ws, id)): Path<(String, String)>) -> ApiResult<Json<Value>> {
     let e = st.engine.clone();
     let c = blocking(move || e.get_contact(&ws, &id)).await?;
     Ok(Json(c.to_api()))
@@ -352,11 +329,7 @@ async fn put_contact(
     let e = st.engine.clone();
     let (c, created, seq) = blocking(move || e.upsert_contact(&ws, &id, input, false)).await?;
     ack(&st, seq, visible).await?;
-    let status = if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(c.to_api())).into_response())
 }
 

@@ -16,11 +16,7 @@ use crate::engine::Engine;
 use crate::search::SearchRequest;
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "contactdex",
-    version,
-    about = "Search-and-dedup engine for contact records"
-)]
+#[command(name = "contactdex", version, about = "Search-and-dedup engine for contact records")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -109,10 +105,7 @@ pub enum CliError {
 
 fn load(common: &Common) -> Result<(Config, PathBuf), CliError> {
     let cfg = Config::load_or_default(common.config.as_deref())?;
-    let dir = common
-        .data_dir
-        .clone()
-        .unwrap_or_else(|| cfg.server.data_dir.clone());
+    let dir = common.data_dir.clone().unwrap_or_else(|| cfg.server.data_dir.clone());
     Ok((cfg, dir))
 }
 
@@ -205,8 +198,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             let start = Instant::now();
             let index_dir = dir.join("index");
             if index_dir.exists() {
-                std::fs::remove_dir_all(&index_dir)
-                    .map_err(|e| CliError::Io(index_dir.display().to_string(), e))?;
+                std::fs::remove_dir_all(&index_dir).map_err(|e| CliError::Io(index_dir.display().to_string(), e))?;
             }
             let engine = open_ready(&dir, cfg)?;
             let n = engine.indexed_docs();
@@ -221,11 +213,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
 }
 
 fn parse_filter_arg(f: Option<&str>) -> Result<Option<serde_json::Value>, CliError> {
-    f.map(|s| {
-        serde_json::from_str(s)
-            .map_err(|e| CliError::Usage(format!("--filter is not valid JSON: {e}")))
-    })
-    .transpose()
+    f.map(|s| serde_json::from_str(s).map_err(|e| CliError::Usage(format!("--filter is not valid JSON: {e}"))))
+        .transpose()
 }
 
 fn open_ready(dir: &Path, cfg: Config) -> Result<Engine, CliError> {
@@ -236,18 +225,12 @@ fn open_ready(dir: &Path, cfg: Config) -> Result<Engine, CliError> {
     Ok(engine)
 }
 
-fn serve(
-    common: &Common,
-    addr: Option<String>,
-    master_key: Option<String>,
-) -> Result<(), CliError> {
+fn serve(common: &Common, addr: Option<String>, master_key: Option<String>) -> Result<(), CliError> {
     let (cfg, dir) = load(common)?;
     let addr_s = addr.unwrap_or_else(|| cfg.server.addr.clone());
-    let addr: SocketAddr = addr_s.parse().map_err(|_| {
-        CliError::Usage(format!(
-            "--addr {addr_s:?} is not an address like 127.0.0.1:7700"
-        ))
-    })?;
+    let addr: SocketAddr = addr_s
+        .parse()
+        .map_err(|_| CliError::Usage(format!("--addr {addr_s:?} is not an address like 127.0.0.1:7700")))?;
     let master_key = master_key.filter(|k| !k.is_empty());
     if !addr.ip().is_loopback() && master_key.is_none() {
         return Err(CliError::Usage(format!(
@@ -313,8 +296,7 @@ fn import(common: &Common, ws: &str, file: &Path, quiet: bool) -> Result<(), Cli
     let (reader, size): (Box<dyn Read>, u64) = if file == Path::new("-") {
         (Box::new(std::io::stdin()), 0)
     } else {
-        let f =
-            std::fs::File::open(file).map_err(|e| CliError::Io(file.display().to_string(), e))?;
+        let f = std::fs::File::open(file).map_err(|e| CliError::Io(file.display().to_string(), e))?;
         let size = f.metadata().map(|m| m.len()).unwrap_or(0);
         (Box::new(f), size)
     };
@@ -324,10 +306,8 @@ fn import(common: &Common, ws: &str, file: &Path, quiet: bool) -> Result<(), Cli
         ProgressBar::new(size)
     };
     pb.set_style(
-        ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {bar:40} {bytes}/{total_bytes} ({eta}) {msg}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {bytes}/{total_bytes} ({eta}) {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let mut rd = BufReader::with_capacity(1 << 20, pb.wrap_read(reader));
     let chunk_lines = engine.bulk_chunk_lines() * 4;
@@ -367,9 +347,7 @@ fn import(common: &Common, ws: &str, file: &Path, quiet: bool) -> Result<(), Cli
                     eprintln!(
                         "line {}: {}{}",
                         r.line,
-                        r.id.as_deref()
-                            .map(|i| format!("[{i}] "))
-                            .unwrap_or_default(),
+                        r.id.as_deref().map(|i| format!("[{i}] ")).unwrap_or_default(),
                         r.error
                     )
                 });

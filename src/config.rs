@@ -12,10 +12,7 @@ use crate::model::{FieldDef, FieldType, WorkspaceSettings};
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("config file {path} is not valid: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("config value is not valid: {0}")]
@@ -237,10 +234,7 @@ impl Config {
 
     /// The default custom field definitions, validated.
     pub fn default_fields(&self) -> Vec<FieldDef> {
-        self.fields
-            .keys()
-            .filter_map(|k| self.default_field(k).ok())
-            .collect()
+        self.fields.keys().filter_map(|k| self.default_field(k).ok()).collect()
     }
 }
 

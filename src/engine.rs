@@ -26,8 +26,7 @@ use crate::config::Config;
 use crate::index::{self, IndexError, SearchIndex};
 use crate::metrics::Metrics;
 use crate::model::{
-    self, Contact, ContactInput, FieldDef, FieldDefInput, ValidationError, WorkspaceSettings,
-    WriteContext,
+    self, Contact, ContactInput, FieldDef, FieldDefInput, ValidationError, WorkspaceSettings, WriteContext,
 };
 use crate::search::{self, SearchError, SearchRequest};
 use crate::store::{ChangeSet, Op, Store, StoreError};
@@ -138,12 +137,8 @@ impl Engine {
     /// the store. [`Engine::is_ready`] turns true once it has.
     pub fn open(data_dir: &Path, cfg: Config) -> Result<Engine> {
         let cfg = Arc::new(cfg);
-        std::fs::create_dir_all(data_dir).map_err(|e| {
-            EngineError::Unavailable(format!(
-                "cannot create data dir {}: {e}",
-                data_dir.display()
-            ))
-        })?;
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| EngineError::Unavailable(format!("cannot create data dir {}: {e}", data_dir.display())))?;
         let store = Arc::new(Store::open(&data_dir.join("store"), 256)?);
         let opened = index::open(
             &data_dir.join("index"),
@@ -174,9 +169,7 @@ impl Engine {
         let handle = std::thread::Builder::new()
             .name("indexer".into())
             .spawn(move || worker.run(change_rx, control_rx))
-            .map_err(|e| {
-                EngineError::Unavailable(format!("cannot start the indexer thread: {e}"))
-            })?;
+            .map_err(|e| EngineError::Unavailable(format!("cannot start the indexer thread: {e}")))?;
         metrics.store_seq.set(store.last_seq() as i64);
         Ok(Engine {
             cfg,
@@ -232,9 +225,7 @@ impl Engine {
         let _ = self.control.send(Control::Refresh);
         while self.visible_seq() < seq {
             if start.elapsed() > Duration::from_secs(600) {
-                return Err(EngineError::Unavailable(
-                    "the index did not catch up".into(),
-                ));
+                return Err(EngineError::Unavailable("the index did not catch up".into()));
             }
             std::thread::sleep(Duration::from_millis(5));
         }
@@ -291,11 +282,8 @@ impl Engine {
         Ok(self.existing_ws(ws)?.settings.clone())
     }
 
-    pub fn put_settings(
-        &self,
-        ws: &str,
-        settings: WorkspaceSettings,
-    ) -> Result<(WorkspaceSettings, u64)> {
+    #[tracing::instrument(level = "debug", skip_all, fields(ws = %ws))]
+    pub fn put_settings(&self, ws: &str, settings: WorkspaceSettings) -> Result<(WorkspaceSettings, u64)> {
         model::validate_workspace_id(ws)?;
         let settings = settings.normalized()?;
         let s2 = settings.clone();
@@ -316,6 +304,7 @@ impl Engine {
         Ok(self.existing_ws(ws)?.defs())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(ws = %ws))]
     pub fn put_field(&self, ws: &str, key: &str, input: FieldDefInput) -> Result<(FieldDef, u64)> {
         model::validate_workspace_id(ws)?;
         let def = FieldDef::new(key, input.field_type, input.label, input.options)?;
@@ -349,13 +338,14 @@ impl Engine {
     pub fn get_contact(&self, ws: &str, id: &str) -> Result<Contact> {
         self.existing_ws(ws)?;
         model::validate_contact_id(id)?;
-        self.store.contact(ws, id)?.ok_or_else(|| {
-            EngineError::NotFound(format!("contact {id:?} does not exist in workspace {ws:?}"))
-        })
+        self.store
+            .contact(ws, id)?
+            .ok_or_else(|| EngineError::NotFound(format!("contact {id:?} does not exist in workspace {ws:?}")))
     }
 
     /// Creates or replaces a contact. With `create_only`, an existing id is a conflict.
     /// Returns the stored contact, whether it was created, and the write's sequence.
+    #[tracing::instrument(level = "debug", skip_all, fields(ws = %ws))]
     pub fn upsert_contact(
         &self,
         ws: &str,
@@ -393,10 +383,7 @@ impl Engine {
                 });
             }
             for d in v.new_fields {
-                ops.push(Op::PutField {
-                    ws: ws.into(),
-                    def: d,
-                });
+                ops.push(Op::PutField { ws: ws.into(), def: d });
             }
             let c = Arc::new(v.contact);
             ops.push(Op::PutContact {
@@ -416,12 +403,8 @@ impl Engine {
     /// Changes only the given fields (JSON merge patch: `null` clears a field; `custom` merges
     /// key by key). The read-modify-write runs under the store's write lock, so concurrent
     /// patches never lose each other's changes.
-    pub fn patch_contact(
-        &self,
-        ws: &str,
-        id: &str,
-        patch: Map<String, Value>,
-    ) -> Result<(Contact, u64)> {
+    #[tracing::instrument(level = "debug", skip_all, fields(ws = %ws))]
+    pub fn patch_contact(&self, ws: &str, id: &str, patch: Map<String, Value>) -> Result<(Contact, u64)> {
         self.existing_ws(ws)?;
         model::validate_contact_id(id)?;
         if let Some(v) = patch.get("id") {
@@ -434,15 +417,14 @@ impl Engine {
         let cfg = self.cfg.clone();
         let now = Utc::now();
         let (c, seq) = self.store.commit::<_, EngineError>(|store| {
-            let previous = store.contact(ws, id)?.ok_or_else(|| {
-                EngineError::NotFound(format!("contact {id:?} does not exist in workspace {ws:?}"))
-            })?;
+            let previous = store
+                .contact(ws, id)?
+                .ok_or_else(|| EngineError::NotFound(format!("contact {id:?} does not exist in workspace {ws:?}")))?;
             let meta = load_meta(store, &cfg, ws)?;
             let mut doc = previous.to_input_json();
             model::merge_patch(&mut doc, patch);
-            let input: ContactInput = serde_json::from_value(Value::Object(doc)).map_err(|e| {
-                EngineError::Validation(ValidationError::new("body", e.to_string()))
-            })?;
+            let input: ContactInput = serde_json::from_value(Value::Object(doc))
+                .map_err(|e| EngineError::Validation(ValidationError::new("body", e.to_string())))?;
             let ctx = WriteContext {
                 settings: &meta.settings,
                 fields: &meta.fields,
@@ -451,10 +433,7 @@ impl Engine {
             let mut ops: Vec<Op> = v
                 .new_fields
                 .into_iter()
-                .map(|d| Op::PutField {
-                    ws: ws.into(),
-                    def: d,
-                })
+                .map(|d| Op::PutField { ws: ws.into(), def: d })
                 .collect();
             let c = Arc::new(v.contact);
             ops.push(Op::PutContact {
@@ -469,6 +448,7 @@ impl Engine {
     }
 
     /// Deletes a contact. Returns the write's sequence.
+    #[tracing::instrument(level = "debug", skip_all, fields(ws = %ws))]
     pub fn delete_contact(&self, ws: &str, id: &str) -> Result<u64> {
         self.existing_ws(ws)?;
         model::validate_contact_id(id)?;
@@ -498,6 +478,7 @@ impl Engine {
     /// Validates and stores one chunk of bulk lines (`(line number, text)`), all-or-nothing
     /// per line: a bad line is reported and skipped, its neighbours are stored. Lines are
     /// parsed in parallel. Not durable until [`Engine::wait_durable`] for the returned `seq`.
+    #[tracing::instrument(level = "debug", skip_all, fields(ws = %ws, lines = lines.len()))]
     pub fn bulk_chunk(&self, ws: &str, lines: Vec<(usize, String)>) -> Result<BulkOutcome> {
         model::validate_workspace_id(ws)?;
         let meta = self.ws_meta(ws)?;
@@ -547,46 +528,42 @@ impl Engine {
             return Ok(out);
         }
         let cfg = self.cfg.clone();
-        let ((accepted, new_ws, new_fields), seq) =
-            self.store.commit::<_, EngineError>(|store| {
-                let meta_now = if meta.exists {
-                    meta.clone()
-                } else {
-                    Arc::new(load_meta(store, &cfg, ws)?)
-                };
-                let mut ops = Vec::with_capacity(good.len() + 1);
-                if !meta_now.exists {
-                    ops.push(Op::PutSettings {
-                        ws: ws.into(),
-                        settings: meta_now.settings.clone(),
-                    });
-                }
-                let mut created = std::collections::HashSet::new();
-                let mut n = 0;
-                for (_, v) in good {
-                    for d in v.new_fields {
-                        if !meta_now.fields.contains_key(&d.key) && created.insert(d.key.clone()) {
-                            ops.push(Op::PutField {
-                                ws: ws.into(),
-                                def: d,
-                            });
-                        }
+        let ((accepted, new_ws, new_fields), seq) = self.store.commit::<_, EngineError>(|store| {
+            let meta_now = if meta.exists {
+                meta.clone()
+            } else {
+                Arc::new(load_meta(store, &cfg, ws)?)
+            };
+            let mut ops = Vec::with_capacity(good.len() + 1);
+            if !meta_now.exists {
+                ops.push(Op::PutSettings {
+                    ws: ws.into(),
+                    settings: meta_now.settings.clone(),
+                });
+            }
+            let mut created = std::collections::HashSet::new();
+            let mut n = 0;
+            for (_, v) in good {
+                for d in v.new_fields {
+                    if !meta_now.fields.contains_key(&d.key) && created.insert(d.key.clone()) {
+                        ops.push(Op::PutField { ws: ws.into(), def: d });
                     }
-                    let mut c = v.contact;
-                    // keep created_at stable for contacts that already exist
-                    if c.created_at == now {
-                        if let Some(prev) = store.contact(ws, &c.id)? {
-                            c.created_at = prev.created_at;
-                        }
-                    }
-                    ops.push(Op::PutContact {
-                        ws: ws.into(),
-                        contact: Arc::new(c),
-                    });
-                    n += 1;
                 }
-                Ok((ops, (n, !meta_now.exists, !created.is_empty())))
-            })?;
+                let mut c = v.contact;
+                // keep created_at stable for contacts that already exist
+                if c.created_at == now {
+                    if let Some(prev) = store.contact(ws, &c.id)? {
+                        c.created_at = prev.created_at;
+                    }
+                }
+                ops.push(Op::PutContact {
+                    ws: ws.into(),
+                    contact: Arc::new(c),
+                });
+                n += 1;
+            }
+            Ok((ops, (n, !meta_now.exists, !created.is_empty())))
+        })?;
         if new_ws || new_fields {
             self.invalidate(ws);
         }
@@ -598,20 +575,13 @@ impl Engine {
     }
 
     /// Splits `lines` into chunks and stores them (see [`Engine::bulk_chunk`]).
-    pub fn bulk(
-        &self,
-        ws: &str,
-        lines: impl Iterator<Item = (usize, String)>,
-    ) -> Result<BulkOutcome> {
+    pub fn bulk(&self, ws: &str, lines: impl Iterator<Item = (usize, String)>) -> Result<BulkOutcome> {
         let mut total = BulkOutcome::default();
         let mut chunk = Vec::with_capacity(BULK_CHUNK);
         for l in lines {
             chunk.push(l);
             if chunk.len() == BULK_CHUNK {
-                let o = self.bulk_chunk(
-                    ws,
-                    std::mem::replace(&mut chunk, Vec::with_capacity(BULK_CHUNK)),
-                )?;
+                let o = self.bulk_chunk(ws, std::mem::replace(&mut chunk, Vec::with_capacity(BULK_CHUNK)))?;
                 total.accepted += o.accepted;
                 total.rejected.extend(o.rejected);
                 total.seq = total.seq.max(o.seq);
@@ -677,10 +647,7 @@ impl Engine {
 
     /// Bytes on disk: (store, index).
     pub fn disk_usage(&self, data_dir: &Path) -> (u64, u64) {
-        (
-            dir_size(&data_dir.join("store")),
-            dir_size(&data_dir.join("index")),
-        )
+        (dir_size(&data_dir.join("store")), dir_size(&data_dir.join("index")))
     }
 
     /// Number of documents visible in the index (all workspaces).
@@ -716,11 +683,7 @@ fn load_meta(store: &Store, cfg: &Config, ws: &str) -> Result<WsMeta> {
     let stored = store.settings(ws)?;
     let exists = stored.is_some();
     let settings = stored.unwrap_or_else(|| cfg.workspace_defaults.clone());
-    let mut fields: BTreeMap<String, FieldDef> = cfg
-        .default_fields()
-        .into_iter()
-        .map(|d| (d.key.clone(), d))
-        .collect();
+    let mut fields: BTreeMap<String, FieldDef> = cfg.default_fields().into_iter().map(|d| (d.key.clone(), d)).collect();
     if exists {
         for d in store.fields(ws)? {
             fields.insert(d.key.clone(), d);
@@ -746,16 +709,16 @@ struct Indexer {
 }
 
 impl Indexer {
-    fn defs(&self, ws: &str, local: &mut HashMap<String, Vec<FieldDef>>) -> Vec<FieldDef> {
+    fn defs(&self, ws: &str, local: &mut HashMap<String, Arc<Vec<FieldDef>>>) -> Arc<Vec<FieldDef>> {
         if let Some(d) = local.get(ws) {
             return d.clone();
         }
-        let d = match self.ws_cache.read().ok().and_then(|c| c.get(ws).cloned()) {
+        let d = Arc::new(match self.ws_cache.read().ok().and_then(|c| c.get(ws).cloned()) {
             Some(m) => m.defs(),
             None => load_meta(&self.store, &self.cfg, ws)
                 .map(|m| m.defs())
                 .unwrap_or_default(),
-        };
+        });
         local.insert(ws.to_string(), d.clone());
         d
     }
@@ -770,7 +733,7 @@ impl Indexer {
         let mut first_pending = Instant::now();
         let mut applied_seq = self.committed_seq.unwrap_or(0);
         let mut shutdown = false;
-        let mut defs_cache: HashMap<String, Vec<FieldDef>> = HashMap::new();
+        let mut defs_cache: HashMap<String, Arc<Vec<FieldDef>>> = HashMap::new();
         loop {
             let timeout = match pending_seq {
                 Some(_) => interval.saturating_sub(first_pending.elapsed()),
@@ -808,8 +771,7 @@ impl Indexer {
             }
             let wanted = self.vis.wanted.load(Ordering::Acquire);
             let visible = *self.vis.visible.borrow();
-            let due = pending_seq.is_some()
-                && (first_pending.elapsed() >= interval || shutdown || wanted > visible);
+            let due = pending_seq.is_some() && (first_pending.elapsed() >= interval || shutdown || wanted > visible);
             if due {
                 if let Some(seq) = pending_seq.take() {
                     self.commit(seq);
@@ -829,7 +791,7 @@ impl Indexer {
         }
     }
 
-    fn apply(&mut self, cs: &ChangeSet, defs_cache: &mut HashMap<String, Vec<FieldDef>>) {
+    fn apply(&mut self, cs: &ChangeSet, defs_cache: &mut HashMap<String, Arc<Vec<FieldDef>>>) {
         for (ws, id, c) in &cs.contacts {
             match c {
                 Some(c) => {
@@ -872,9 +834,7 @@ impl Indexer {
         }
         let _ = self.vis.visible.send_replace(seq);
         self.metrics.visible_seq.set(seq as i64);
-        self.metrics
-            .commit_seconds
-            .observe(start.elapsed().as_secs_f64());
+        self.metrics.commit_seconds.observe(start.elapsed().as_secs_f64());
         match self.store.trim_log(seq) {
             Ok(n) => tracing::debug!(
                 seq,
@@ -899,10 +859,7 @@ impl Indexer {
                 return Ok(());
             }
             Some(seq) => {
-                let entries: Vec<_> = self
-                    .store
-                    .log_since(seq)
-                    .collect::<std::result::Result<_, _>>()?;
+                let entries: Vec<_> = self.store.log_since(seq).collect::<std::result::Result<_, _>>()?;
                 for (_, keys) in entries {
                     for (ws, id) in keys {
                         let c = self.store.contact(&ws, &id)?.map(Arc::new);
@@ -941,11 +898,7 @@ impl Indexer {
         }
         self.commit(target);
         self.committed_seq = Some(target);
-        tracing::info!(
-            contacts = n,
-            ms = start.elapsed().as_millis() as u64,
-            "index caught up"
-        );
+        tracing::info!(contacts = n, ms = start.elapsed().as_millis() as u64, "index caught up");
         Ok(())
     }
 }

@@ -13,8 +13,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use tantivy::schema::{
-    DateOptions, DateTimePrecision, Field, IndexRecordOption, Schema, TextFieldIndexing,
-    TextOptions, FAST, INDEXED, STORED, STRING,
+    DateOptions, DateTimePrecision, Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED,
+    STORED, STRING,
 };
 use tantivy::{DateTime, Index, IndexReader, ReloadPolicy, TantivyDocument, Term};
 
@@ -131,11 +131,7 @@ fn to_tantivy_date(t: &chrono::DateTime<chrono::Utc>) -> DateTime {
 /// Order-preserving text encoding of an f64 (16 hex digits).
 pub fn encode_f64(f: f64) -> String {
     let bits = f.to_bits();
-    let key = if f.is_sign_negative() {
-        !bits
-    } else {
-        bits | (1 << 63)
-    };
+    let key = if f.is_sign_negative() { !bits } else { bits | (1 << 63) };
     format!("{key:016x}")
 }
 
@@ -146,12 +142,7 @@ pub fn encode_time(secs: i64) -> String {
 
 /// The `cf` terms of one custom value: `key \x01 kind value`, where kind is `s` (folded
 /// text/option), `n` (number), `d` (date), `b` (bool).
-pub fn encode_custom(
-    key: &str,
-    ft: Option<FieldType>,
-    v: &serde_json::Value,
-    out: &mut Vec<String>,
-) {
+pub fn encode_custom(key: &str, ft: Option<FieldType>, v: &serde_json::Value, out: &mut Vec<String>) {
     use serde_json::Value;
     let p = |kind: char, s: &str| format!("{key}{CF_SEP}{kind}{s}");
     match v {
@@ -201,12 +192,7 @@ fn push_suffixes(d: &str, out: &mut Vec<String>) {
 }
 
 /// Builds the tantivy document of a contact.
-pub fn document(
-    f: &Fields,
-    ws: &str,
-    c: &Contact,
-    defs: &dyn Fn(&str) -> Option<FieldType>,
-) -> TantivyDocument {
+pub fn document(f: &Fields, ws: &str, c: &Contact, defs: &dyn Fn(&str) -> Option<FieldType>) -> TantivyDocument {
     let mut d = TantivyDocument::new();
     d.add_text(f.key, doc_key(ws, &c.id));
     d.add_text(f.ws, ws);
@@ -397,10 +383,7 @@ pub struct IndexWriter {
 fn open_existing(dir: &Path) -> Result<(Index, Option<u64>)> {
     let index = Index::open_in_dir(dir)?;
     let metas = index.load_metas()?;
-    let payload: Option<Payload> = metas
-        .payload
-        .as_deref()
-        .and_then(|p| serde_json::from_str(p).ok());
+    let payload: Option<Payload> = metas.payload.as_deref().and_then(|p| serde_json::from_str(p).ok());
     let (schema, _) = schema();
     if index.schema() != schema {
         return Err(IndexError::SchemaVersion(0));
@@ -420,31 +403,20 @@ pub fn open(dir: &Path, memory_mb: usize, threads: usize) -> Result<Opened> {
     let (index, seq) = match open_existing(dir) {
         Ok(x) => x,
         Err(e) => {
-            let had_files = std::fs::read_dir(dir)
-                .map(|mut d| d.next().is_some())
-                .unwrap_or(false);
+            let had_files = std::fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(false);
             if had_files {
                 tracing::warn!(error = %e, dir = %dir.display(), "index unreadable; rebuilding it from the store");
-                std::fs::remove_dir_all(dir)
-                    .map_err(|e| IndexError::Io(dir.display().to_string(), e))?;
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| IndexError::Io(dir.display().to_string(), e))?;
+                std::fs::remove_dir_all(dir).map_err(|e| IndexError::Io(dir.display().to_string(), e))?;
+                std::fs::create_dir_all(dir).map_err(|e| IndexError::Io(dir.display().to_string(), e))?;
             }
             (Index::create_in_dir(dir, schema().0)?, None)
         }
     };
     let (_, fields) = schema();
     let writer = index.writer_with_num_threads(threads, memory_mb * 1024 * 1024)?;
-    let reader = index
-        .reader_builder()
-        .reload_policy(ReloadPolicy::Manual)
-        .try_into()?;
+    let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
     Ok(Opened {
-        index: SearchIndex {
-            index,
-            reader,
-            fields,
-        },
+        index: SearchIndex { index, reader, fields },
         writer: IndexWriter { writer, fields },
         committed_seq: seq,
     })
@@ -452,28 +424,16 @@ pub fn open(dir: &Path, memory_mb: usize, threads: usize) -> Result<Opened> {
 
 impl IndexWriter {
     /// Replaces (or adds) a contact's document. Not visible until commit + reload.
-    pub fn upsert(
-        &self,
-        ws: &str,
-        c: &Contact,
-        defs: &dyn Fn(&str) -> Option<FieldType>,
-    ) -> Result<()> {
+    pub fn upsert(&self, ws: &str, c: &Contact, defs: &dyn Fn(&str) -> Option<FieldType>) -> Result<()> {
         self.writer
             .delete_term(Term::from_field_text(self.fields.key, &doc_key(ws, &c.id)));
-        self.writer
-            .add_document(document(&self.fields, ws, c, defs))?;
+        self.writer.add_document(document(&self.fields, ws, c, defs))?;
         Ok(())
     }
 
     /// Adds a document without deleting a previous one (bulk rebuild into an empty index).
-    pub fn add(
-        &self,
-        ws: &str,
-        c: &Contact,
-        defs: &dyn Fn(&str) -> Option<FieldType>,
-    ) -> Result<()> {
-        self.writer
-            .add_document(document(&self.fields, ws, c, defs))?;
+    pub fn add(&self, ws: &str, c: &Contact, defs: &dyn Fn(&str) -> Option<FieldType>) -> Result<()> {
+        self.writer.add_document(document(&self.fields, ws, c, defs))?;
         Ok(())
     }
 

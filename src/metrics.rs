@@ -1,8 +1,7 @@
 //! Prometheus metrics, rendered at `GET /metrics`.
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
-    Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
 };
 
 /// Every metric the service exports.
@@ -52,30 +51,17 @@ impl Metrics {
         )
         .expect("valid metric");
         let commit_seconds = Histogram::with_opts(
-            HistogramOpts::new(
-                "contactdex_index_commit_seconds",
-                "Index commit + reload time",
-            )
-            .buckets(vec![0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+            HistogramOpts::new("contactdex_index_commit_seconds", "Index commit + reload time")
+                .buckets(vec![0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
         )
         .expect("valid metric");
-        let visible_seq = IntGauge::new(
-            "contactdex_index_visible_seq",
-            "Store sequence visible to searches",
-        )
-        .expect("valid metric");
-        let store_seq = IntGauge::new("contactdex_store_seq", "Last store sequence written")
+        let visible_seq =
+            IntGauge::new("contactdex_index_visible_seq", "Store sequence visible to searches").expect("valid metric");
+        let store_seq = IntGauge::new("contactdex_store_seq", "Last store sequence written").expect("valid metric");
+        let bulk_rejected = IntCounter::new("contactdex_bulk_rejected_lines_total", "Bulk/import lines rejected")
             .expect("valid metric");
-        let bulk_rejected = IntCounter::new(
-            "contactdex_bulk_rejected_lines_total",
-            "Bulk/import lines rejected",
-        )
-        .expect("valid metric");
-        let writes = IntCounter::new(
-            "contactdex_store_writes_total",
-            "Contacts written to the store",
-        )
-        .expect("valid metric");
+        let writes =
+            IntCounter::new("contactdex_store_writes_total", "Contacts written to the store").expect("valid metric");
         for c in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_latency.clone()),

@@ -53,9 +53,10 @@ type VResult<T> = Result<T, ValidationError>;
 pub fn validate_workspace_id(ws: &str) -> VResult<()> {
     let ok = !ws.is_empty()
         && ws.len() <= 64
-        && ws.bytes().enumerate().all(|(i, b)| {
-            b.is_ascii_lowercase() || b.is_ascii_digit() || (i > 0 && (b == b'_' || b == b'-'))
-        });
+        && ws
+            .bytes()
+            .enumerate()
+            .all(|(i, b)| b.is_ascii_lowercase() || b.is_ascii_digit() || (i > 0 && (b == b'_' || b == b'-')));
     if ok {
         Ok(())
     } else {
@@ -219,12 +220,7 @@ pub fn validate_field_key(key: &str) -> VResult<()> {
 }
 
 impl FieldDef {
-    pub fn new(
-        key: &str,
-        field_type: FieldType,
-        label: Option<String>,
-        options: Vec<String>,
-    ) -> VResult<FieldDef> {
+    pub fn new(key: &str, field_type: FieldType, label: Option<String>, options: Vec<String>) -> VResult<FieldDef> {
         validate_field_key(key)?;
         let is_select = matches!(field_type, FieldType::SingleSelect | FieldType::MultiSelect);
         if is_select && options.is_empty() {
@@ -239,35 +235,20 @@ impl FieldDef {
         if !is_select && !options.is_empty() {
             return Err(ValidationError::new(
                 "options",
-                format!(
-                    "field {key:?} of type {} takes no \"options\"",
-                    field_type.as_str()
-                ),
+                format!("field {key:?} of type {} takes no \"options\"", field_type.as_str()),
             ));
         }
         let mut seen = std::collections::HashSet::new();
         for o in &options {
             if o.trim().is_empty() || o.chars().count() > limits::SHORT_CHARS {
-                return Err(ValidationError::new(
-                    "options",
-                    "options must be 1–256 chars each",
-                ));
+                return Err(ValidationError::new("options", "options must be 1–256 chars each"));
             }
             if !seen.insert(normalize::fold(o)) {
-                return Err(ValidationError::new(
-                    "options",
-                    format!("option {o:?} is listed twice"),
-                ));
+                return Err(ValidationError::new("options", format!("option {o:?} is listed twice")));
             }
         }
-        if label
-            .as_ref()
-            .is_some_and(|l| l.chars().count() > limits::SHORT_CHARS)
-        {
-            return Err(ValidationError::new(
-                "label",
-                "label must be at most 256 chars",
-            ));
+        if label.as_ref().is_some_and(|l| l.chars().count() > limits::SHORT_CHARS) {
+            return Err(ValidationError::new("label", "label must be at most 256 chars"));
         }
         Ok(FieldDef {
             key: key.to_string(),
@@ -415,10 +396,7 @@ pub struct Validated {
 
 fn check_len(field: &str, s: &str, max: usize) -> VResult<()> {
     if s.chars().count() > max {
-        return Err(ValidationError::new(
-            field,
-            format!("is longer than {max} characters"),
-        ));
+        return Err(ValidationError::new(field, format!("is longer than {max} characters")));
     }
     Ok(())
 }
@@ -429,11 +407,7 @@ fn opt_text(field: &str, v: Option<String>, max: usize) -> VResult<Option<String
         Some(s) => {
             let t = s.trim();
             check_len(field, t, max)?;
-            Ok(if t.is_empty() {
-                None
-            } else {
-                Some(t.to_string())
-            })
+            Ok(if t.is_empty() { None } else { Some(t.to_string()) })
         }
     }
 }
@@ -501,18 +475,14 @@ impl Contact {
         {
             let field = format!("emails[{i}]");
             check_len(&field, &raw, limits::EMAIL_CHARS)?;
-            let e = normalize::normalize_email(&raw)
-                .map_err(|e| ValidationError::new(field, e.to_string()))?;
+            let e = normalize::normalize_email(&raw).map_err(|e| ValidationError::new(field, e.to_string()))?;
             if !emails.contains(&e.lower) {
                 emails.push(e.lower);
             }
         }
 
         let mut tags: Vec<String> = Vec::new();
-        for (i, t) in list("tags", input.tags, limits::TAGS)?
-            .into_iter()
-            .enumerate()
-        {
+        for (i, t) in list("tags", input.tags, limits::TAGS)?.into_iter().enumerate() {
             let t = t.trim().to_string();
             let field = format!("tags[{i}]");
             check_len(&field, &t, limits::TAG_CHARS)?;
@@ -583,7 +553,12 @@ impl Contact {
             match opt_text(field, v, limits::SHORT_CHARS)? {
                 None => Ok(None),
                 Some(s) => parse_time(&s).map(Some).ok_or_else(|| {
-                    ValidationError::new(field, format!("{s:?} is not a date: use RFC 3339 (2025-03-01T12:00:00Z) or YYYY-MM-DD, years 1700–2200"))
+                    ValidationError::new(
+                        field,
+                        format!(
+                            "{s:?} is not a date: use RFC 3339 (2025-03-01T12:00:00Z) or YYYY-MM-DD, years 1700–2200"
+                        ),
+                    )
                 }),
             }
         };
@@ -622,10 +597,7 @@ impl Contact {
         }
         m.insert(
             "phones".into(),
-            self.phones
-                .iter()
-                .map(|p| Value::String(p.raw.clone()))
-                .collect(),
+            self.phones.iter().map(|p| Value::String(p.raw.clone())).collect(),
         );
         m.insert(
             "phones_e164".into(),
@@ -647,10 +619,7 @@ impl Contact {
             "emails".into(),
             self.emails.iter().cloned().map(Value::String).collect(),
         );
-        m.insert(
-            "tags".into(),
-            self.tags.iter().cloned().map(Value::String).collect(),
-        );
+        m.insert("tags".into(), self.tags.iter().cloned().map(Value::String).collect());
         m.insert(
             "custom".into(),
             Value::Object(self.custom.clone().into_iter().collect()),
@@ -664,20 +633,14 @@ impl Contact {
         if let Some(s) = &self.photo_url {
             m.insert("photo_url".into(), Value::String(s.clone()));
         }
-        m.insert(
-            "created_at".into(),
-            Value::String(fmt_time(&self.created_at)),
-        );
+        m.insert("created_at".into(), Value::String(fmt_time(&self.created_at)));
         if let Some(s) = &self.created_by {
             m.insert("created_by".into(), Value::String(s.clone()));
         }
         if let Some(t) = &self.last_interaction_at {
             m.insert("last_interaction_at".into(), Value::String(fmt_time(t)));
         }
-        m.insert(
-            "updated_at".into(),
-            Value::String(fmt_time(&self.updated_at)),
-        );
+        m.insert("updated_at".into(), Value::String(fmt_time(&self.updated_at)));
         Value::Object(m)
     }
 
@@ -725,8 +688,7 @@ pub fn check_custom_value(
     strict_phones: bool,
 ) -> Result<Value, String> {
     let t = def.field_type.as_str();
-    let want =
-        |what: &str, got: &Value| format!("field of type {t} needs {what}, got {}", json_kind(got));
+    let want = |what: &str, got: &Value| format!("field of type {t} needs {what}, got {}", json_kind(got));
     match def.field_type {
         FieldType::Text | FieldType::LongText => match value {
             Value::String(s) => {
@@ -752,10 +714,7 @@ pub fn check_custom_value(
                 }
             }
             Value::String(s) => {
-                let f: f64 = s
-                    .trim()
-                    .parse()
-                    .map_err(|_| format!("{s:?} is not a number"))?;
+                let f: f64 = s.trim().parse().map_err(|_| format!("{s:?} is not a number"))?;
                 serde_json::Number::from_f64(f)
                     .map(|n| {
                         if f.fract() == 0.0 && f.abs() < 9e15 {
@@ -815,15 +774,9 @@ pub fn check_custom_value(
             Value::String(s) => {
                 let s = s.trim().to_string();
                 let lower = s.to_ascii_lowercase();
-                let rest = lower
-                    .strip_prefix("https://")
-                    .or_else(|| lower.strip_prefix("http://"));
+                let rest = lower.strip_prefix("https://").or_else(|| lower.strip_prefix("http://"));
                 match rest {
-                    Some(r)
-                        if !r.is_empty()
-                            && !s.contains(char::is_whitespace)
-                            && s.len() <= limits::URL_CHARS =>
-                    {
+                    Some(r) if !r.is_empty() && !s.contains(char::is_whitespace) && s.len() <= limits::URL_CHARS => {
                         Ok(Value::String(s))
                     }
                     _ => Err(format!("{s:?} is not an http(s) URL")),
@@ -888,13 +841,7 @@ mod tests {
             FieldDef::new("ltv", FieldType::Number, None, vec![]).unwrap(),
             FieldDef::new("renewal", FieldType::Date, None, vec![]).unwrap(),
             FieldDef::new("news", FieldType::Checkbox, None, vec![]).unwrap(),
-            FieldDef::new(
-                "prods",
-                FieldType::MultiSelect,
-                None,
-                vec!["A".into(), "B".into()],
-            )
-            .unwrap(),
+            FieldDef::new("prods", FieldType::MultiSelect, None, vec!["A".into(), "B".into()]).unwrap(),
         ] {
             m.insert(d.key.clone(), d);
         }
@@ -911,8 +858,7 @@ mod tests {
             settings: &settings,
             fields: &fields,
         };
-        let input: ContactInput =
-            serde_json::from_value(v).map_err(|e| ValidationError::new("body", e.to_string()))?;
+        let input: ContactInput = serde_json::from_value(v).map_err(|e| ValidationError::new("body", e.to_string()))?;
         Contact::from_input("c1", input, &ctx, None, Utc::now()).map(|v| v.contact)
     }
 
@@ -947,8 +893,7 @@ mod tests {
     fn status_and_dates_are_checked() {
         assert!(validate(serde_json::json!({"status": "deleted"})).is_err());
         assert!(validate(serde_json::json!({"created_at": "yesterday"})).is_err());
-        let c =
-            validate(serde_json::json!({"status": "Active", "created_at": "2025-03-01"})).unwrap();
+        let c = validate(serde_json::json!({"status": "Active", "created_at": "2025-03-01"})).unwrap();
         assert_eq!(c.status, Some(Status::Active));
         assert_eq!(fmt_time(&c.created_at), "2025-03-01T00:00:00Z");
     }
@@ -975,15 +920,15 @@ mod tests {
             .unwrap()
             .clone();
         merge_patch(&mut t, p);
-        assert_eq!(
-            Value::Object(t),
-            serde_json::json!({"b": 2, "c": {"y": 2, "z": 3}})
-        );
+        assert_eq!(Value::Object(t), serde_json::json!({"b": 2, "c": {"y": 2, "z": 3}}));
     }
 
     #[test]
     fn stored_contact_round_trips_through_input_shape() {
-        let c = validate(serde_json::json!({"name": "Ana", "emails": ["Ana@X.com"], "tags": ["vip", "VIP"], "custom": {"ltv": 10}})).unwrap();
+        let c = validate(
+            serde_json::json!({"name": "Ana", "emails": ["Ana@X.com"], "tags": ["vip", "VIP"], "custom": {"ltv": 10}}),
+        )
+        .unwrap();
         assert_eq!(c.emails, vec!["ana@x.com"]);
         assert_eq!(c.tags, vec!["vip"]);
         let back: ContactInput = serde_json::from_value(Value::Object(c.to_input_json())).unwrap();

@@ -11,8 +11,8 @@ use serde_json::Value;
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::StrColumn;
 use tantivy::query::{
-    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, EmptyQuery, FuzzyTermQuery, Occur, Query,
-    RangeQuery, TermQuery,
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, EmptyQuery, FuzzyTermQuery, Occur, Query, RangeQuery,
+    TermQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader, Term};
@@ -87,11 +87,7 @@ pub enum Filter {
     And(Vec<Filter>),
     Or(Vec<Filter>),
     Not(Box<Filter>),
-    Leaf {
-        field: String,
-        op: FilterOp,
-        value: Value,
-    },
+    Leaf { field: String, op: FilterOp, value: Value },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,18 +120,14 @@ fn parse_filter_at(v: &Value, depth: usize, nodes: &mut usize) -> SResult<Filter
     }
     *nodes += 1;
     if *nodes > MAX_FILTER_NODES {
-        return Err(bad(format!(
-            "the filter has more than {MAX_FILTER_NODES} nodes"
-        )));
+        return Err(bad(format!("the filter has more than {MAX_FILTER_NODES} nodes")));
     }
     let obj = v.as_object().ok_or_else(|| bad("a filter node must be an object: {\"and\": [...]}, {\"or\": [...]}, {\"not\": {...}} or {\"field\", \"op\", \"value\"}"))?;
     let mut list = |x: &Value, what: &str| -> SResult<Vec<Filter>> {
         let a = x
             .as_array()
             .ok_or_else(|| bad(format!("\"{what}\" takes a list of filter nodes")))?;
-        a.iter()
-            .map(|n| parse_filter_at(n, depth + 1, nodes))
-            .collect()
+        a.iter().map(|n| parse_filter_at(n, depth + 1, nodes)).collect()
     };
     if obj.len() == 1 {
         if let Some(x) = obj.get("and") {
@@ -231,9 +223,7 @@ fn any_of(qs: Vec<Box<dyn Query>>) -> Box<dyn Query> {
     if qs.is_empty() {
         return Box::new(EmptyQuery);
     }
-    Box::new(BooleanQuery::new(
-        qs.into_iter().map(|q| (Occur::Should, q)).collect(),
-    ))
+    Box::new(BooleanQuery::new(qs.into_iter().map(|q| (Occur::Should, q)).collect()))
 }
 
 /// Builds the filter query.
@@ -250,9 +240,7 @@ pub fn filter_query(ctx: &Ctx<'_>, f: &Filter) -> SResult<Box<dyn Query>> {
             Ok(Box::new(BooleanQuery::new(qs)))
         }
         Filter::Or(xs) => Ok(any_of(
-            xs.iter()
-                .map(|x| filter_query(ctx, x))
-                .collect::<SResult<Vec<_>>>()?,
+            xs.iter().map(|x| filter_query(ctx, x)).collect::<SResult<Vec<_>>>()?,
         )),
         Filter::Not(x) => Ok(not(filter_query(ctx, x)?)),
         Filter::Leaf { field, op, value } => leaf_query(ctx, field, *op, value),
@@ -270,17 +258,16 @@ fn value_str<'v>(field: &str, v: &'v Value) -> SResult<std::borrow::Cow<'v, str>
     }
 }
 
-const FILTER_FIELDS: &str = "tags source status created_at last_interaction_at updated_at created_by id name phones emails custom.<key>";
+const FILTER_FIELDS: &str =
+    "tags source status created_at last_interaction_at updated_at created_by id name phones emails custom.<key>";
 
 fn leaf_query(ctx: &Ctx<'_>, field: &str, op: FilterOp, value: &Value) -> SResult<Box<dyn Query>> {
     let f = ctx.fields;
     match op {
         FilterOp::In => {
-            let items = value.as_array().ok_or_else(|| {
-                bad(format!(
-                    "filter on {field:?} with op \"in\" needs a list value"
-                ))
-            })?;
+            let items = value
+                .as_array()
+                .ok_or_else(|| bad(format!("filter on {field:?} with op \"in\" needs a list value")))?;
             if items.len() > 1024 {
                 return Err(bad("an \"in\" list may hold at most 1024 values"));
             }
@@ -304,11 +291,7 @@ fn leaf_query(ctx: &Ctx<'_>, field: &str, op: FilterOp, value: &Value) -> SResul
                 | "last_interaction_at"
                 | "photo_url" => field.to_string(),
                 "created_at" | "updated_at" | "id" => {
-                    return Ok(if want {
-                        Box::new(AllQuery)
-                    } else {
-                        Box::new(EmptyQuery)
-                    })
+                    return Ok(if want { Box::new(AllQuery) } else { Box::new(EmptyQuery) })
                 }
                 _ if field.starts_with("custom.") => {
                     custom_def(ctx, field)?;
@@ -349,10 +332,7 @@ fn leaf_query(ctx: &Ctx<'_>, field: &str, op: FilterOp, value: &Value) -> SResul
         };
         Box::new(RangeQuery::new(l, u))
     };
-    let is_range = matches!(
-        op,
-        FilterOp::Gt | FilterOp::Gte | FilterOp::Lt | FilterOp::Lte
-    );
+    let is_range = matches!(op, FilterOp::Gt | FilterOp::Gte | FilterOp::Lt | FilterOp::Lte);
     match field {
         "tags" | "source" | "status" | "created_by" | "id" => {
             let fld = match field {
@@ -387,9 +367,7 @@ fn leaf_query(ctx: &Ctx<'_>, field: &str, op: FilterOp, value: &Value) -> SResul
                 ))
             })?;
             let date_only = s.trim().len() == 10;
-            let dt = |secs: i64| {
-                Term::from_field_date(fld, tantivy::DateTime::from_timestamp_secs(secs))
-            };
+            let dt = |secs: i64| Term::from_field_date(fld, tantivy::DateTime::from_timestamp_secs(secs));
             let start = t.timestamp();
             let end = if date_only { start + 86_400 } else { start + 1 };
             let (l, u) = match op {
@@ -398,11 +376,7 @@ fn leaf_query(ctx: &Ctx<'_>, field: &str, op: FilterOp, value: &Value) -> SResul
                 FilterOp::Gte => (Bound::Included(dt(start)), Bound::Unbounded),
                 FilterOp::Lt => (Bound::Unbounded, Bound::Excluded(dt(start))),
                 FilterOp::Lte => (Bound::Unbounded, Bound::Excluded(dt(end))),
-                _ => {
-                    return Err(bad(format!(
-                        "filter on {field:?}: op prefix does not apply to dates"
-                    )))
-                }
+                _ => return Err(bad(format!("filter on {field:?}: op prefix does not apply to dates"))),
             };
             let l = match l {
                 Bound::Unbounded => Bound::Included(dt(-9_000_000_000)),
@@ -453,9 +427,7 @@ fn leaf_query(ctx: &Ctx<'_>, field: &str, op: FilterOp, value: &Value) -> SResul
                     Ok(term_q(f.phone, &key))
                 }
                 FilterOp::Prefix => Ok(prefix_range(f.phone, &digits)),
-                _ => Err(bad(
-                    "filter on phones supports eq, neq, in, prefix and exists",
-                )),
+                _ => Err(bad("filter on phones supports eq, neq, in, prefix and exists")),
             }
         }
         "emails" => {
@@ -463,9 +435,7 @@ fn leaf_query(ctx: &Ctx<'_>, field: &str, op: FilterOp, value: &Value) -> SResul
             match op {
                 FilterOp::Eq => Ok(term_q(f.email, &s)),
                 FilterOp::Prefix => Ok(prefix_range(f.email, &s)),
-                _ => Err(bad(
-                    "filter on emails supports eq, neq, in, prefix and exists",
-                )),
+                _ => Err(bad("filter on emails supports eq, neq, in, prefix and exists")),
             }
         }
         _ if field.starts_with("custom.") => {
@@ -484,8 +454,7 @@ fn leaf_query(ctx: &Ctx<'_>, field: &str, op: FilterOp, value: &Value) -> SResul
                 }
                 FieldType::Date => {
                     let s = value_str(field, value)?;
-                    let t = parse_time(&s)
-                        .ok_or_else(|| bad(format!("filter on {field:?}: {s:?} is not a date")))?;
+                    let t = parse_time(&s).ok_or_else(|| bad(format!("filter on {field:?}: {s:?} is not a date")))?;
                     ('d', encode_time(t.timestamp()))
                 }
                 FieldType::Checkbox => {
@@ -493,11 +462,7 @@ fn leaf_query(ctx: &Ctx<'_>, field: &str, op: FilterOp, value: &Value) -> SResul
                         Value::Bool(b) => *b,
                         Value::String(s) if s.eq_ignore_ascii_case("true") => true,
                         Value::String(s) if s.eq_ignore_ascii_case("false") => false,
-                        _ => {
-                            return Err(bad(format!(
-                                "filter on {field:?}: value must be true or false"
-                            )))
-                        }
+                        _ => return Err(bad(format!("filter on {field:?}: value must be true or false"))),
                     };
                     ('b', if b { "1".to_string() } else { "0".to_string() })
                 }
@@ -530,11 +495,7 @@ fn custom_def<'a>(ctx: &'a Ctx<'_>, field: &str) -> SResult<&'a FieldDef> {
     ctx.defs.iter().find(|d| d.key == key).ok_or_else(|| {
         bad(format!(
             "no custom field {key:?} is defined in this workspace (defined: {})",
-            ctx.defs
-                .iter()
-                .map(|d| d.key.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            ctx.defs.iter().map(|d| d.key.as_str()).collect::<Vec<_>>().join(", ")
         ))
     })
 }
@@ -542,9 +503,7 @@ fn custom_def<'a>(ctx: &'a Ctx<'_>, field: &str) -> SResult<&'a FieldDef> {
 /// True when `q` looks like a phone number or a run of its digits.
 fn phone_like(q: &str) -> bool {
     let digits = q.chars().filter(|c| c.is_ascii_digit()).count();
-    digits >= 4
-        && q.chars()
-            .all(|c| c.is_ascii_digit() || " +-().\u{a0}/".contains(c))
+    digits >= 4 && q.chars().all(|c| c.is_ascii_digit() || " +-().\u{a0}/".contains(c))
 }
 
 /// Builds the query for `q`: every word must match somewhere; each word matches exactly,
@@ -561,10 +520,7 @@ pub fn text_query(ctx: &Ctx<'_>, q: &str) -> Option<Box<dyn Query>> {
             konst(term_q(f.phone_suffix, &digits), b.phone_suffix),
         ];
         if let Some(e) = normalize::phone_query(q, ctx.region).and_then(|p| p.e164) {
-            clauses.push(konst(
-                term_q(f.phone, e.trim_start_matches('+')),
-                b.phone_exact * 1.5,
-            ));
+            clauses.push(konst(term_q(f.phone, e.trim_start_matches('+')), b.phone_exact * 1.5));
         }
         if let Some(w) = words {
             clauses.push((Occur::Should, w));
@@ -583,12 +539,9 @@ fn word_query(f: &Fields, b: &Boosts, toks: &[String]) -> Option<Box<dyn Query>>
         let last = i + 1 == toks.len();
         let n = t.chars().count();
         let mut c: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        let tq = |fld: Field| -> Box<dyn Query> {
-            Box::new(TermQuery::new(term(fld, t), IndexRecordOption::WithFreqs))
-        };
-        let pq = |fld: Field| -> Box<dyn Query> {
-            Box::new(FuzzyTermQuery::new_prefix(term(fld, t), 0, true))
-        };
+        let tq =
+            |fld: Field| -> Box<dyn Query> { Box::new(TermQuery::new(term(fld, t), IndexRecordOption::WithFreqs)) };
+        let pq = |fld: Field| -> Box<dyn Query> { Box::new(FuzzyTermQuery::new_prefix(term(fld, t), 0, true)) };
         let dist = if n >= 8 {
             2
         } else if n >= 4 {
@@ -596,9 +549,7 @@ fn word_query(f: &Fields, b: &Boosts, toks: &[String]) -> Option<Box<dyn Query>>
         } else {
             0
         };
-        let fq = |fld: Field| -> Box<dyn Query> {
-            Box::new(FuzzyTermQuery::new(term(fld, t), dist, true))
-        };
+        let fq = |fld: Field| -> Box<dyn Query> { Box::new(FuzzyTermQuery::new(term(fld, t), dist, true)) };
         let prefix_ok = last || n >= 2;
         // name
         c.push(konst(tq(f.name), b.name_exact));
@@ -765,14 +716,11 @@ fn decode_cursor(s: &str, ws: &str, h: u64, nkeys: usize) -> SResult<Cursor> {
     let c: Cursor = serde_json::from_slice(&raw)
         .map_err(|_| SearchError::BadCursor("it is not a cursor this service issued".into()))?;
     if c.w != ws {
-        return Err(SearchError::BadCursor(
-            "it belongs to another workspace".into(),
-        ));
+        return Err(SearchError::BadCursor("it belongs to another workspace".into()));
     }
     if c.h != h || c.k.len() != nkeys {
         return Err(SearchError::BadCursor(
-            "it belongs to another query (q, filter and sort must stay the same across pages)"
-                .into(),
+            "it belongs to another query (q, filter and sort must stay the same across pages)".into(),
         ));
     }
     Ok(c)
@@ -804,48 +752,88 @@ enum SegCol {
     Str(Option<StrColumn>),
 }
 
+/// A hit inside one segment. String sort keys and the id are kept as `2·ord + 1` of the
+/// segment's sorted dictionary, so a segment compares integers only and reads strings just
+/// for the hits it keeps. A cursor string maps to `2·ord + 1` when the segment holds it and
+/// to `2·next_ord` when it does not, which orders it correctly among the segment's values.
+struct SegHit {
+    keys: Vec<Key>,
+    id: u64,
+    score: f32,
+}
+
 struct TopSegment {
     specs: Vec<SortKeySpec>,
     cols: Vec<SegCol>,
     id_col: Option<StrColumn>,
     limit: usize,
-    after: Option<(Vec<Key>, String)>,
+    after: Option<(Vec<Key>, u64)>,
     count: u64,
-    hits: Vec<Hit>,
+    hits: Vec<SegHit>,
     /// current worst kept hit, once `hits` is full
-    worst: Option<(Vec<Key>, String)>,
+    worst: Option<(Vec<Key>, u64)>,
     facet_cols: Vec<Option<StrColumn>>,
-    facet_counts: Vec<HashMap<u64, u64>>,
-    buf: String,
+    facet_counts: Vec<Vec<u64>>,
 }
 
-fn str_of(col: &Option<StrColumn>, doc: DocId, buf: &mut String) -> Option<String> {
+fn seg_ord(col: &Option<StrColumn>, doc: DocId) -> Option<u64> {
+    col.as_ref()?.term_ords(doc).next().map(|o| 2 * o + 1)
+}
+
+fn seg_str(col: &Option<StrColumn>, x: u64) -> Option<String> {
     let c = col.as_ref()?;
-    let ord = c.term_ords(doc).next()?;
-    buf.clear();
-    match c.ord_to_str(ord, buf) {
-        Ok(true) => Some(buf.clone()),
+    let mut s = String::new();
+    match c.ord_to_str((x - 1) / 2, &mut s) {
+        Ok(true) => Some(s),
         _ => None,
     }
 }
 
+/// Position of a string among a segment's dictionary, in segment space.
+fn seg_position(col: &Option<StrColumn>, s: &str) -> u64 {
+    let Some(c) = col.as_ref() else { return 0 };
+    let n = c.dictionary().num_terms() as u64;
+    match c.dictionary().term_ord_or_next(s.as_bytes()) {
+        Ok(tantivy::columnar::TermOrdHit::Exact(o)) => 2 * o + 1,
+        Ok(tantivy::columnar::TermOrdHit::Next(o)) => 2 * o.min(n),
+        Err(_) => 2 * n,
+    }
+}
+
+fn cmp_seg(specs: &[SortKeySpec], a: &[Key], aid: u64, b: &[Key], bid: u64) -> Ordering {
+    for (i, s) in specs.iter().enumerate() {
+        let o = cmp_key(&a[i], &b[i], s.desc);
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    aid.cmp(&bid)
+}
+
 impl TopSegment {
-    fn keys_of(&mut self, doc: DocId, score: Score) -> Vec<Key> {
-        let mut out = Vec::with_capacity(self.cols.len());
-        for c in &self.cols {
-            out.push(match c {
+    fn keys_of(&self, doc: DocId, score: Score) -> Vec<Key> {
+        self.cols
+            .iter()
+            .map(|c| match c {
                 SegCol::Score => Key::N(score.max(0.0).to_bits() as u64),
                 SegCol::Date(col) => match col.as_ref().and_then(|c| c.first(doc)) {
                     Some(d) => Key::N((d.into_timestamp_secs() as u64) ^ (1 << 63)),
                     None => Key::M,
                 },
-                SegCol::Str(col) => match str_of(col, doc, &mut self.buf) {
-                    Some(s) => Key::S(s),
-                    None => Key::M,
-                },
-            });
+                SegCol::Str(col) => seg_ord(col, doc).map_or(Key::M, Key::N),
+            })
+            .collect()
+    }
+
+    fn prune(&mut self) {
+        let specs = &self.specs;
+        self.hits.sort_by(|a, b| cmp_seg(specs, &a.keys, a.id, &b.keys, b.id));
+        self.hits.truncate(self.limit);
+        if self.hits.len() == self.limit {
+            if let Some(w) = self.hits.last() {
+                self.worst = Some((w.keys.clone(), w.id));
+            }
         }
-        out
     }
 }
 
@@ -857,7 +845,9 @@ impl SegmentCollector for TopSegment {
         for (i, col) in self.facet_cols.iter().enumerate() {
             if let Some(c) = col {
                 for ord in c.term_ords(doc) {
-                    *self.facet_counts[i].entry(ord).or_insert(0) += 1;
+                    if let Some(n) = self.facet_counts[i].get_mut(ord as usize) {
+                        *n += 1;
+                    }
                 }
             }
         }
@@ -865,39 +855,18 @@ impl SegmentCollector for TopSegment {
             return;
         }
         let keys = self.keys_of(doc, score);
-        // Quick rejections on the sort keys alone, before reading the id.
-        if let Some((ak, _)) = &self.after {
-            for (i, s) in self.specs.iter().enumerate() {
-                match cmp_key(&keys[i], &ak[i], s.desc) {
-                    Ordering::Less => return,
-                    Ordering::Greater => break,
-                    Ordering::Equal => {}
-                }
-            }
-        }
-        if let Some((wk, _)) = &self.worst {
-            for (i, s) in self.specs.iter().enumerate() {
-                match cmp_key(&keys[i], &wk[i], s.desc) {
-                    Ordering::Greater => return,
-                    Ordering::Less => break,
-                    Ordering::Equal => {}
-                }
-            }
-        }
-        let Some(id) = str_of(&self.id_col, doc, &mut self.buf) else {
-            return;
-        };
+        let Some(id) = seg_ord(&self.id_col, doc) else { return };
         if let Some((ak, aid)) = &self.after {
-            if cmp_pos(&self.specs, &keys, &id, ak, aid) != Ordering::Greater {
+            if cmp_seg(&self.specs, &keys, id, ak, *aid) != Ordering::Greater {
                 return;
             }
         }
         if let Some((wk, wid)) = &self.worst {
-            if cmp_pos(&self.specs, &keys, &id, wk, wid) != Ordering::Less {
+            if cmp_seg(&self.specs, &keys, id, wk, *wid) != Ordering::Less {
                 return;
             }
         }
-        self.hits.push(Hit { keys, id, score });
+        self.hits.push(SegHit { keys, id, score });
         if self.hits.len() >= self.limit * 2 + 16 {
             self.prune();
         }
@@ -905,13 +874,36 @@ impl SegmentCollector for TopSegment {
 
     fn harvest(mut self) -> SegFruit {
         self.prune();
+        let mut hits = Vec::with_capacity(self.hits.len());
+        for h in &self.hits {
+            let Some(id) = seg_str(&self.id_col, h.id) else {
+                continue;
+            };
+            let keys = h
+                .keys
+                .iter()
+                .zip(&self.cols)
+                .map(|(k, c)| match (k, c) {
+                    (Key::N(x), SegCol::Str(col)) => seg_str(col, *x).map_or(Key::M, Key::S),
+                    (k, _) => k.clone(),
+                })
+                .collect();
+            hits.push(Hit {
+                keys,
+                id,
+                score: h.score,
+            });
+        }
         let mut facets = Vec::new();
         for (i, counts) in self.facet_counts.iter().enumerate() {
             let mut m = HashMap::new();
             if let Some(c) = &self.facet_cols[i] {
-                for (ord, n) in counts {
+                for (ord, n) in counts.iter().enumerate() {
+                    if *n == 0 {
+                        continue;
+                    }
                     let mut s = String::new();
-                    if let Ok(true) = c.ord_to_str(*ord, &mut s) {
+                    if let Ok(true) = c.ord_to_str(ord as u64, &mut s) {
                         *m.entry(s).or_insert(0) += n;
                     }
                 }
@@ -920,22 +912,8 @@ impl SegmentCollector for TopSegment {
         }
         SegFruit {
             count: self.count,
-            hits: self.hits,
+            hits,
             facets,
-        }
-    }
-}
-
-impl TopSegment {
-    fn prune(&mut self) {
-        let specs = self.specs.clone();
-        self.hits
-            .sort_by(|a, b| cmp_pos(&specs, &a.keys, &a.id, &b.keys, &b.id));
-        self.hits.truncate(self.limit);
-        if self.hits.len() == self.limit {
-            if let Some(w) = self.hits.last() {
-                self.worst = Some((w.keys.clone(), w.id.clone()));
-            }
         }
     }
 }
@@ -944,11 +922,7 @@ impl Collector for TopCollector {
     type Fruit = SegFruit;
     type Child = TopSegment;
 
-    fn for_segment(
-        &self,
-        _ord: SegmentOrdinal,
-        seg: &SegmentReader,
-    ) -> tantivy::Result<TopSegment> {
+    fn for_segment(&self, _ord: SegmentOrdinal, seg: &SegmentReader) -> tantivy::Result<TopSegment> {
         let ff = seg.fast_fields();
         let mut cols = Vec::new();
         for s in &self.specs {
@@ -958,22 +932,37 @@ impl Collector for TopCollector {
                 SortField::Str(name) => SegCol::Str(ff.str(name)?),
             });
         }
+        let id_col = ff.str("id")?;
+        // the cursor, translated into this segment's ordinals
+        let after = self.after.as_ref().map(|(keys, id)| {
+            let keys = keys
+                .iter()
+                .zip(&cols)
+                .map(|(k, c)| match (k, c) {
+                    (Key::S(s), SegCol::Str(col)) => Key::N(seg_position(col, s)),
+                    (k, _) => k.clone(),
+                })
+                .collect::<Vec<_>>();
+            (keys, seg_position(&id_col, id))
+        });
         let mut facet_cols = Vec::new();
+        let mut facet_counts = Vec::new();
         for (_, col) in &self.facets {
-            facet_cols.push(ff.str(col)?);
+            let c = ff.str(col)?;
+            facet_counts.push(vec![0u64; c.as_ref().map_or(0, |c| c.dictionary().num_terms())]);
+            facet_cols.push(c);
         }
         Ok(TopSegment {
             specs: self.specs.clone(),
             cols,
-            id_col: ff.str("id")?,
+            id_col,
             limit: self.limit,
-            after: self.after.clone(),
+            after,
             count: 0,
             hits: Vec::new(),
             worst: None,
-            facet_counts: vec![HashMap::new(); facet_cols.len()],
             facet_cols,
-            buf: String::new(),
+            facet_counts,
         })
     }
 
@@ -997,11 +986,7 @@ impl Collector for TopCollector {
         let specs = &self.specs;
         hits.sort_by(|a, b| cmp_pos(specs, &a.keys, &a.id, &b.keys, &b.id));
         hits.truncate(self.limit);
-        Ok(SegFruit {
-            count,
-            hits,
-            facets,
-        })
+        Ok(SegFruit { count, hits, facets })
     }
 }
 
@@ -1011,9 +996,11 @@ fn facet_column(name: &str) -> SResult<&'static str> {
         "source" => "source",
         "status" => "status",
         "created_by" => "created_by",
-        other => return Err(bad(format!(
-            "cannot facet on {other:?}: facets are available on tags, source, status, created_by"
-        ))),
+        other => {
+            return Err(bad(format!(
+                "cannot facet on {other:?}: facets are available on tags, source, status, created_by"
+            )))
+        }
     })
 }
 
@@ -1027,13 +1014,8 @@ pub fn run(index: &SearchIndex, ctx: &Ctx<'_>, req: &SearchRequest) -> SResult<O
             ctx.cfg.max_limit
         )));
     }
-    let mut clauses: Vec<(Occur, Box<dyn Query>)> =
-        vec![(Occur::Must, term_q(ctx.fields.ws, ctx.ws))];
-    let text = if q.is_empty() {
-        None
-    } else {
-        text_query(ctx, q)
-    };
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, term_q(ctx.fields.ws, ctx.ws))];
+    let text = if q.is_empty() { None } else { text_query(ctx, q) };
     let has_text = text.is_some();
     if let Some(t) = text {
         clauses.push((Occur::Must, t));
@@ -1043,10 +1025,7 @@ pub fn run(index: &SearchIndex, ctx: &Ctx<'_>, req: &SearchRequest) -> SResult<O
     }
     if let Some(fv) = &req.filter {
         let f = parse_filter(fv)?;
-        clauses.push((
-            Occur::Must,
-            Box::new(ConstScoreQuery::new(filter_query(ctx, &f)?, 0.0)),
-        ));
+        clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(filter_query(ctx, &f)?, 0.0))));
     }
     let query = BooleanQuery::new(clauses);
 
@@ -1105,16 +1084,10 @@ pub fn run(index: &SearchIndex, ctx: &Ctx<'_>, req: &SearchRequest) -> SResult<O
     } else {
         let mut m = serde_json::Map::new();
         for (i, (name, _)) in facets.iter().enumerate() {
-            let mut counts: Vec<(String, u64)> = fruit.facets[i]
-                .iter()
-                .map(|(k, v)| (k.clone(), *v))
-                .collect();
+            let mut counts: Vec<(String, u64)> = fruit.facets[i].iter().map(|(k, v)| (k.clone(), *v)).collect();
             counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-            let obj: serde_json::Map<String, Value> = counts
-                .into_iter()
-                .take(100)
-                .map(|(k, v)| (k, Value::from(v)))
-                .collect();
+            let obj: serde_json::Map<String, Value> =
+                counts.into_iter().take(100).map(|(k, v)| (k, Value::from(v))).collect();
             m.insert(name.clone(), Value::Object(obj));
         }
         Some(m)
@@ -1144,10 +1117,7 @@ mod tests {
             &serde_json::json!({"and": [{"field": "tags", "op": "eq", "value": "vip"}, {"not": {"field": "status", "op": "eq", "value": "blocked"}}]}),
         );
         assert!(matches!(f, Ok(Filter::And(ref v)) if v.len() == 2));
-        assert!(
-            parse_filter(&serde_json::json!({"field": "tags", "op": "like", "value": "x"}))
-                .is_err()
-        );
+        assert!(parse_filter(&serde_json::json!({"field": "tags", "op": "like", "value": "x"})).is_err());
         assert!(parse_filter(&serde_json::json!([1, 2])).is_err());
         assert!(parse_filter(&serde_json::json!({"field": "tags", "op": "eq"})).is_err());
         let mut deep = serde_json::json!({"field": "tags", "op": "eq", "value": "x"});
@@ -1178,18 +1148,9 @@ mod tests {
             field: SortField::Date("created_at"),
             desc: true,
         }];
-        assert_eq!(
-            cmp_pos(&specs, &[Key::N(5)], "b", &[Key::N(3)], "a"),
-            Ordering::Less
-        );
-        assert_eq!(
-            cmp_pos(&specs, &[Key::M], "a", &[Key::N(3)], "b"),
-            Ordering::Greater
-        );
-        assert_eq!(
-            cmp_pos(&specs, &[Key::N(3)], "a", &[Key::N(3)], "b"),
-            Ordering::Less
-        );
+        assert_eq!(cmp_pos(&specs, &[Key::N(5)], "b", &[Key::N(3)], "a"), Ordering::Less);
+        assert_eq!(cmp_pos(&specs, &[Key::M], "a", &[Key::N(3)], "b"), Ordering::Greater);
+        assert_eq!(cmp_pos(&specs, &[Key::N(3)], "a", &[Key::N(3)], "b"), Ordering::Less);
     }
 
     #[test]

@@ -52,22 +52,10 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 /// One mutation inside a [`Store::commit`].
 #[derive(Debug, Clone)]
 pub enum Op {
-    PutSettings {
-        ws: String,
-        settings: WorkspaceSettings,
-    },
-    PutField {
-        ws: String,
-        def: FieldDef,
-    },
-    PutContact {
-        ws: String,
-        contact: Arc<Contact>,
-    },
-    DeleteContact {
-        ws: String,
-        id: String,
-    },
+    PutSettings { ws: String, settings: WorkspaceSettings },
+    PutField { ws: String, def: FieldDef },
+    PutContact { ws: String, contact: Arc<Contact> },
+    DeleteContact { ws: String, id: String },
 }
 
 /// What a committed batch changed, as handed to the change listener in sequence order.
@@ -137,12 +125,7 @@ impl Store {
     pub fn open(path: &std::path::Path, cache_mb: u64) -> Result<Store> {
         let display = path.display().to_string();
         let existed = path.join("db").exists() || path.join("conf").exists();
-        if !existed
-            && path.exists()
-            && std::fs::read_dir(path)
-                .map(|mut d| d.next().is_some())
-                .unwrap_or(false)
-        {
+        if !existed && path.exists() && std::fs::read_dir(path).map(|mut d| d.next().is_some()).unwrap_or(false) {
             return Err(StoreError::Corrupt {
                 path: display,
                 message: "the directory is not empty but holds no sled database".into(),
@@ -155,12 +138,9 @@ impl Store {
             .open()
             .map_err(|e| match e {
                 sled::Error::Io(ref io)
-                    if io.kind() == std::io::ErrorKind::WouldBlock
-                        || io.to_string().contains("lock") =>
+                    if io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("lock") =>
                 {
-                    StoreError::Locked {
-                        path: display.clone(),
-                    }
+                    StoreError::Locked { path: display.clone() }
                 }
                 other => StoreError::Corrupt {
                     path: display.clone(),
@@ -203,10 +183,7 @@ impl Store {
         Ok(Store {
             db,
             path: display,
-            write: Mutex::new(WriteState {
-                seq,
-                listener: None,
-            }),
+            write: Mutex::new(WriteState { seq, listener: None }),
             applied: AtomicU64::new(seq),
             durable: AtomicU64::new(seq),
             flush_lock: Mutex::new(()),
@@ -256,17 +233,10 @@ impl Store {
         let mut logged = Vec::new();
         for op in ops {
             match op {
-                Op::PutSettings { ws, settings } => {
-                    batch.insert(ws_key(b'w', &ws, None), encode(&settings))
-                }
-                Op::PutField { ws, def } => {
-                    batch.insert(ws_key(b'f', &ws, Some(&def.key)), encode(&def))
-                }
+                Op::PutSettings { ws, settings } => batch.insert(ws_key(b'w', &ws, None), encode(&settings)),
+                Op::PutField { ws, def } => batch.insert(ws_key(b'f', &ws, Some(&def.key)), encode(&def)),
                 Op::PutContact { ws, contact } => {
-                    batch.insert(
-                        ws_key(b'c', &ws, Some(&contact.id)),
-                        encode(contact.as_ref()),
-                    );
+                    batch.insert(ws_key(b'c', &ws, Some(&contact.id)), encode(contact.as_ref()));
                     logged.push((ws.clone(), contact.id.clone()));
                     changed.push((ws, contact.id.clone(), Some(contact)));
                 }
@@ -287,10 +257,7 @@ impl Store {
         if !changed.is_empty() {
             if let Some(tx) = &w.listener {
                 // A closed listener means the indexer stopped; the change log still has it.
-                let _ = tx.send(ChangeSet {
-                    seq,
-                    contacts: changed,
-                });
+                let _ = tx.send(ChangeSet { seq, contacts: changed });
             }
         }
         Ok((r, seq))
@@ -353,11 +320,7 @@ impl Store {
     }
 
     /// Iterates a workspace's contacts in id order, starting after `after` if given.
-    pub fn contacts(
-        &self,
-        ws: &str,
-        after: Option<&str>,
-    ) -> impl Iterator<Item = Result<Contact>> + '_ {
+    pub fn contacts(&self, ws: &str, after: Option<&str>) -> impl Iterator<Item = Result<Contact>> + '_ {
         let mut p = ws_key(b'c', ws, None);
         p.push(0);
         let start = match after {
@@ -391,10 +354,7 @@ impl Store {
     }
 
     /// Change-log entries after `seq`, in order: (sequence, [(ws, id)]).
-    pub fn log_since(
-        &self,
-        seq: u64,
-    ) -> impl Iterator<Item = Result<(u64, Vec<(String, String)>)>> + '_ {
+    pub fn log_since(&self, seq: u64) -> impl Iterator<Item = Result<(u64, Vec<(String, String)>)>> + '_ {
         let start = log_key(seq.saturating_add(1));
         let end = [b'm'];
         self.db.range(start.to_vec()..end.to_vec()).map(|kv| {
@@ -475,10 +435,7 @@ mod tests {
                 .unwrap();
             s.wait_durable(seq).unwrap();
         }
-        assert_eq!(
-            rx.try_iter().map(|c| c.seq).collect::<Vec<_>>(),
-            vec![1, 2, 3]
-        );
+        assert_eq!(rx.try_iter().map(|c| c.seq).collect::<Vec<_>>(), vec![1, 2, 3]);
         assert_eq!(s.log_since(1).count(), 2);
         s.trim_log(2).unwrap();
         let left: Vec<u64> = s.log_since(0).map(|e| e.unwrap().0).collect();

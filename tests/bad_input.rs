@@ -14,9 +14,7 @@ async fn seeded() -> Server {
 }
 
 async fn unchanged(s: &Server) {
-    let (st, v) = s
-        .req("GET", "/v1/workspaces/acme/contacts/keep", None)
-        .await;
+    let (st, v) = s.req("GET", "/v1/workspaces/acme/contacts/keep", None).await;
     assert_eq!(st, 200);
     assert_eq!(v["name"], "Keep Me");
     assert_eq!(v["custom"]["lifetime_value"], 5);
@@ -142,8 +140,7 @@ async fn malformed_bodies_get_json_4xx_and_change_nothing() {
         (
             "POST",
             "/v1/workspaces/acme/search",
-            b"{\"filter\": {\"field\": \"custom.undefined\", \"op\": \"eq\", \"value\": 1}}"
-                .to_vec(),
+            b"{\"filter\": {\"field\": \"custom.undefined\", \"op\": \"eq\", \"value\": 1}}".to_vec(),
             400,
             "invalid_search",
         ),
@@ -189,20 +186,8 @@ async fn malformed_bodies_get_json_4xx_and_change_nothing() {
             400,
             "invalid_value",
         ),
-        (
-            "GET",
-            "/v1/workspaces/nope/contacts/keep",
-            vec![],
-            404,
-            "not_found",
-        ),
-        (
-            "GET",
-            "/v1/workspaces/acme/contacts/missing",
-            vec![],
-            404,
-            "not_found",
-        ),
+        ("GET", "/v1/workspaces/nope/contacts/keep", vec![], 404, "not_found"),
+        ("GET", "/v1/workspaces/acme/contacts/missing", vec![], 404, "not_found"),
         ("GET", "/v1/nothing-here", vec![], 404, "route_not_found"),
         (
             "DELETE",
@@ -235,8 +220,7 @@ async fn oversized_bodies_are_refused() {
     assert_eq!(st, 413, "{v}");
     assert_eq!(error_code(&v), "payload_too_large");
     // a chunked (no content-length) body over the limit
-    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
-        (0..40).map(|_| Ok(vec![b' '; 64 * 1024])).collect();
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = (0..40).map(|_| Ok(vec![b' '; 64 * 1024])).collect();
     let body = reqwest::Body::wrap_stream(futures_util::stream::iter(chunks));
     let resp = s
         .client
@@ -285,11 +269,7 @@ async fn deep_json_and_deep_filters_are_refused() {
         f = json!({"not": f});
     }
     let (st, v) = s
-        .req(
-            "POST",
-            "/v1/workspaces/acme/search",
-            Some(json!({"filter": f})),
-        )
+        .req("POST", "/v1/workspaces/acme/search", Some(json!({"filter": f})))
         .await;
     assert_eq!(st, 400, "{v}");
     unchanged(&s).await;

@@ -25,24 +25,12 @@ fn import_search_export_reindex() {
     drop(f);
     let data = dir.path().join("data");
     let out = bin()
-        .args([
-            "import",
-            "--workspace",
-            "w",
-            "--quiet",
-            "--config",
-            cfg(),
-            "--data-dir",
-        ])
+        .args(["import", "--workspace", "w", "--quiet", "--config", cfg(), "--data-dir"])
         .arg(&data)
         .arg(&file)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let last = String::from_utf8_lossy(&out.stdout)
         .lines()
         .last()
@@ -54,35 +42,17 @@ fn import_search_export_reindex() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("line 301"));
 
     let out = bin()
-        .args([
-            "search",
-            "--workspace",
-            "w",
-            "--config",
-            cfg(),
-            "--data-dir",
-        ])
+        .args(["search", "--workspace", "w", "--config", cfg(), "--data-dir"])
         .arg(&data)
         .arg("person17")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["hits"][0]["id"], "i17");
 
     let out = bin()
-        .args([
-            "export",
-            "--workspace",
-            "w",
-            "--config",
-            cfg(),
-            "--data-dir",
-        ])
+        .args(["export", "--workspace", "w", "--config", cfg(), "--data-dir"])
         .arg(&data)
         .output()
         .unwrap();
@@ -96,23 +66,12 @@ fn import_search_export_reindex() {
         .arg(&data)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v: serde_json::Value =
         serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().last().unwrap()).unwrap();
     assert_eq!(v["reindexed"], 300);
     let out = bin()
-        .args([
-            "search",
-            "--workspace",
-            "w",
-            "--config",
-            cfg(),
-            "--data-dir",
-        ])
+        .args(["search", "--workspace", "w", "--config", cfg(), "--data-dir"])
         .arg(&data)
         .arg("5551017")
         .output()
@@ -125,14 +84,7 @@ fn import_search_export_reindex() {
 fn refuses_public_address_without_master_key() {
     let dir = tempfile::tempdir().unwrap();
     let out = bin()
-        .args([
-            "serve",
-            "--addr",
-            "0.0.0.0:7799",
-            "--config",
-            cfg(),
-            "--data-dir",
-        ])
+        .args(["serve", "--addr", "0.0.0.0:7799", "--config", cfg(), "--data-dir"])
         .arg(dir.path())
         .output()
         .unwrap();
@@ -147,14 +99,7 @@ fn a_damaged_store_is_refused_and_left_alone() {
     std::fs::create_dir_all(&store).unwrap();
     std::fs::write(store.join("notes.txt"), b"not a store").unwrap();
     let out = bin()
-        .args([
-            "search",
-            "--workspace",
-            "w",
-            "--config",
-            cfg(),
-            "--data-dir",
-        ])
+        .args(["search", "--workspace", "w", "--config", cfg(), "--data-dir"])
         .arg(dir.path())
         .arg("x")
         .output()
@@ -165,8 +110,5 @@ fn a_damaged_store_is_refused_and_left_alone() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(
-        std::fs::read(store.join("notes.txt")).unwrap(),
-        b"not a store"
-    );
+    assert_eq!(std::fs::read(store.join("notes.txt")).unwrap(), b"not a store");
 }

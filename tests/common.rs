@@ -38,9 +38,7 @@ impl Server {
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let state = AppState {
             engine: engine.clone(),
@@ -93,10 +91,7 @@ impl Server {
             .expect("request sent");
         let status = resp.status().as_u16();
         let text = resp.text().await.expect("body");
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
 
     pub async fn put(&self, ws: &str, id: &str, doc: Value) -> Value {
@@ -145,9 +140,7 @@ pub fn error_code(v: &Value) -> String {
         .as_str()
         .unwrap_or_else(|| panic!("not an error body: {v}"));
     assert!(
-        v["error"]["message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty()),
+        v["error"]["message"].as_str().is_some_and(|m| !m.is_empty()),
         "error without message: {v}"
     );
     code.to_string()

@@ -78,14 +78,33 @@ async fn acknowledged_writes_survive_sigkill() {
                     let ok = if w == 3 {
                         // bulk of 20
                         let ids: Vec<String> = (0..20).map(|k| format!("r{round}-w{w}-{i}-{k}")).collect();
-                        let body: String = ids.iter().map(|id| format!("{}\n", json!({"id": id, "name": format!("Crash Bulk {id}"), "tags": ["crash"]}))).collect();
-                        match client.post(format!("{base}/v1/workspaces/crash/contacts/bulk")).header("content-type", "application/x-ndjson").body(body).send().await {
+                        let body: String = ids
+                            .iter()
+                            .map(|id| {
+                                format!(
+                                    "{}\n",
+                                    json!({"id": id, "name": format!("Crash Bulk {id}"), "tags": ["crash"]})
+                                )
+                            })
+                            .collect();
+                        match client
+                            .post(format!("{base}/v1/workspaces/crash/contacts/bulk"))
+                            .header("content-type", "application/x-ndjson")
+                            .body(body)
+                            .send()
+                            .await
+                        {
                             Ok(r) if r.status().is_success() => Some(ids),
                             _ => None,
                         }
                     } else {
                         let id = format!("r{round}-w{w}-{i}");
-                        match client.put(format!("{base}/v1/workspaces/crash/contacts/{id}")).json(&json!({"name": format!("Crash Single {id}"), "tags": ["crash"]})).send().await {
+                        match client
+                            .put(format!("{base}/v1/workspaces/crash/contacts/{id}"))
+                            .json(&json!({"name": format!("Crash Single {id}"), "tags": ["crash"]}))
+                            .send()
+                            .await
+                        {
                             Ok(r) if r.status().is_success() => Some(vec![id]),
                             _ => None,
                         }
@@ -162,11 +181,7 @@ async fn acknowledged_writes_survive_sigkill() {
         .await
         .unwrap();
     assert!(
-        v["hits"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|h| h["id"] == sample.as_str()),
+        v["hits"].as_array().unwrap().iter().any(|h| h["id"] == sample.as_str()),
         "{sample} not found by q: {v}"
     );
     p.child.kill().ok();
@@ -190,10 +205,7 @@ async fn sigterm_drains_and_exits_zero_and_restart_needs_no_replay() {
         assert!(r.status().is_success());
     }
     let pid = p.child.id().to_string();
-    let st = Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill");
+    let st = Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
     assert!(st.success());
     let t0 = Instant::now();
     let status = loop {

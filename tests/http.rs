@@ -27,9 +27,7 @@ async fn write_read_search_round_trip() {
         .await;
     assert_eq!(c["phones_e164"], json!(["+5511987654321", "+551133334444"]));
     assert_eq!(c["emails"], json!(["jose.silva@gmail.com"]));
-    let (st, got) = s
-        .req("GET", "/v1/workspaces/acme/contacts/c-001", None)
-        .await;
+    let (st, got) = s.req("GET", "/v1/workspaces/acme/contacts/c-001", None).await;
     assert_eq!(st, 200);
     assert_eq!(got["name"], "José da Silva 🌸");
     assert_eq!(got["custom"]["lifetime_value"], 15000);
@@ -59,11 +57,7 @@ async fn write_read_search_round_trip() {
         "vip",
     ] {
         let ids = s.ids("acme", json!({"q": q})).await;
-        assert_eq!(
-            ids.first().map(String::as_str),
-            Some("c-001"),
-            "query {q:?} -> {ids:?}"
-        );
+        assert_eq!(ids.first().map(String::as_str), Some("c-001"), "query {q:?} -> {ids:?}");
     }
     let ids = s.ids("acme", json!({"q": "maria"})).await;
     assert_eq!(ids, vec!["c-002"]);
@@ -80,8 +74,11 @@ async fn filters_sort_and_cursor_pages() {
     for i in 0..57 {
         let tag = if i % 3 == 0 { "vip" } else { "lead" };
         let status = if i % 5 == 0 { "blocked" } else { "active" };
-        lines.push_str(&json!({"id": format!("p{i:03}"), "name": format!("Person {i}"), "tags": [tag], "status": status,
-            "created_at": format!("2025-01-{:02}T10:00:00Z", 1 + i % 28), "custom": {"lifetime_value": i * 10}}).to_string());
+        lines.push_str(
+            &json!({"id": format!("p{i:03}"), "name": format!("Person {i}"), "tags": [tag], "status": status,
+            "created_at": format!("2025-01-{:02}T10:00:00Z", 1 + i % 28), "custom": {"lifetime_value": i * 10}})
+            .to_string(),
+        );
         lines.push('\n');
     }
     let (st, v) = s
@@ -105,7 +102,12 @@ async fn filters_sort_and_cursor_pages() {
     let f = json!({"and": [{"field": "tags", "op": "eq", "value": "vip"}, {"not": {"field": "status", "op": "eq", "value": "blocked"}}]});
     let v = s.search("w", json!({"filter": f, "limit": 100})).await;
     assert_eq!(v["total"], 15);
-    let v = s.search("w", json!({"filter": {"field": "custom.lifetime_value", "op": "gte", "value": 500}, "limit": 100})).await;
+    let v = s
+        .search(
+            "w",
+            json!({"filter": {"field": "custom.lifetime_value", "op": "gte", "value": 500}, "limit": 100}),
+        )
+        .await;
     assert_eq!(v["total"], 7);
     let v = s
         .search(
@@ -122,14 +124,24 @@ async fn filters_sort_and_cursor_pages() {
         )
         .await;
     assert_eq!(v["total"], 12);
-    let v = s.search("w", json!({"q": "person", "filter": {"field": "created_at", "op": "gte", "value": "2025-01-20"}, "limit": 100})).await;
-    assert_eq!(v["total"], 9 + 9 - 2);
+    let v = s
+        .search(
+            "w",
+            json!({"q": "person", "filter": {"field": "created_at", "op": "gte", "value": "2025-01-20"}, "limit": 100}),
+        )
+        .await;
+    assert_eq!(v["total"], 18); // days 20..=28 of i % 28: i in 19..=27 and 47..=55
 
     // pages sorted by created_at desc: no skip, no repeat
     let mut seen = Vec::new();
     let mut cursor = serde_json::Value::Null;
     loop {
-        let v = s.search("w", json!({"sort": [{"field": "created_at", "order": "desc"}], "limit": 10, "cursor": cursor})).await;
+        let v = s
+            .search(
+                "w",
+                json!({"sort": [{"field": "created_at", "order": "desc"}], "limit": 10, "cursor": cursor}),
+            )
+            .await;
         assert_eq!(v["total"], 57);
         for h in v["hits"].as_array().unwrap() {
             seen.push((
@@ -148,9 +160,7 @@ async fn filters_sort_and_cursor_pages() {
     assert_eq!(seen, sorted, "pages must follow created_at desc, id asc");
 
     // facets
-    let v = s
-        .search("w", json!({"facets": ["tags", "status"], "limit": 0}))
-        .await;
+    let v = s.search("w", json!({"facets": ["tags", "status"], "limit": 0})).await;
     assert_eq!(v["facets"]["tags"]["vip"], 19);
     assert_eq!(v["facets"]["status"]["blocked"], 12);
 }
@@ -164,23 +174,15 @@ async fn workspaces_are_walls() {
         json!({"name": "Alice Alpha", "tags": ["x"], "phones": ["+1 415 555 2671"]}),
     )
     .await;
-    s.put("b", "same-id", json!({"name": "Bob Beta", "tags": ["x"]}))
-        .await;
-    let (_, v) = s
-        .req("GET", "/v1/workspaces/a/contacts/same-id", None)
-        .await;
+    s.put("b", "same-id", json!({"name": "Bob Beta", "tags": ["x"]})).await;
+    let (_, v) = s.req("GET", "/v1/workspaces/a/contacts/same-id", None).await;
     assert_eq!(v["name"], "Alice Alpha");
-    let (_, v) = s
-        .req("GET", "/v1/workspaces/b/contacts/same-id", None)
-        .await;
+    let (_, v) = s.req("GET", "/v1/workspaces/b/contacts/same-id", None).await;
     assert_eq!(v["name"], "Bob Beta");
     assert!(s.ids("b", json!({"q": "alice"})).await.is_empty());
     assert!(s.ids("b", json!({"q": "4155552671"})).await.is_empty());
     let v = s
-        .search(
-            "b",
-            json!({"filter": {"field": "tags", "op": "eq", "value": "x"}}),
-        )
+        .search("b", json!({"filter": {"field": "tags", "op": "eq", "value": "x"}}))
         .await;
     assert_eq!(v["total"], 1);
     assert_eq!(v["hits"][0]["contact"]["name"], "Bob Beta");
@@ -194,9 +196,7 @@ async fn workspaces_are_walls() {
         )
         .await;
     assert_eq!(st, 200);
-    let (_, v) = s
-        .req("GET", "/v1/workspaces/a/contacts/same-id", None)
-        .await;
+    let (_, v) = s.req("GET", "/v1/workspaces/a/contacts/same-id", None).await;
     assert_eq!(v["name"], "Alice Alpha");
     // a cursor from a does not work in b
     s.put("a", "other", json!({"name": "Alice Two"})).await;
@@ -214,11 +214,7 @@ async fn workspaces_are_walls() {
     assert_eq!(error_code(&v), "invalid_cursor");
     // unknown workspace on read
     let (st, v) = s
-        .req(
-            "POST",
-            "/v1/workspaces/nope/search",
-            Some(json!({"q": "x"})),
-        )
+        .req("POST", "/v1/workspaces/nope/search", Some(json!({"q": "x"})))
         .await;
     assert_eq!(st, 404);
     error_code(&v);
@@ -289,7 +285,12 @@ async fn patch_delete_post_settings_and_fields() {
         )
         .await;
     assert_eq!(st, 409, "{v}");
-    s.put("p", "x1", json!({"name": "Ana Souza", "tags": ["a"], "custom": {"company": "Acme", "city": "Recife"}})).await;
+    s.put(
+        "p",
+        "x1",
+        json!({"name": "Ana Souza", "tags": ["a"], "custom": {"company": "Acme", "city": "Recife"}}),
+    )
+    .await;
     let (st, v) = s
         .req(
             "PATCH",
@@ -302,20 +303,13 @@ async fn patch_delete_post_settings_and_fields() {
     assert_eq!(v["tags"], json!(["a", "b"]));
     assert_eq!(v["custom"], json!({"company": "Acme"}));
     assert_eq!(
-        s.ids(
-            "p",
-            json!({"filter": {"field": "tags", "op": "eq", "value": "b"}})
-        )
-        .await,
+        s.ids("p", json!({"filter": {"field": "tags", "op": "eq", "value": "b"}}))
+            .await,
         vec!["x1"]
     );
     assert!(s.ids("p", json!({"q": "recife"})).await.is_empty());
     let (st, _) = s
-        .req(
-            "PATCH",
-            "/v1/workspaces/p/contacts/missing",
-            Some(json!({"name": "x"})),
-        )
+        .req("PATCH", "/v1/workspaces/p/contacts/missing", Some(json!({"name": "x"})))
         .await;
     assert_eq!(st, 404);
 
@@ -329,11 +323,7 @@ async fn patch_delete_post_settings_and_fields() {
         .await;
     assert_eq!(st, 200, "{v}");
     let (_, v) = s.req("GET", "/v1/workspaces/p/fields", None).await;
-    assert!(v["fields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|f| f["key"] == "cpf"));
+    assert!(v["fields"].as_array().unwrap().iter().any(|f| f["key"] == "cpf"));
     s.put(
         "p",
         "x2",
@@ -349,11 +339,7 @@ async fn patch_delete_post_settings_and_fields() {
         vec!["x2"]
     );
     let (st, v) = s
-        .req(
-            "PUT",
-            "/v1/workspaces/p/fields/cpf",
-            Some(json!({"type": "number"})),
-        )
+        .req("PUT", "/v1/workspaces/p/fields/cpf", Some(json!({"type": "number"})))
         .await;
     assert_eq!(st, 409, "{v}");
 
@@ -395,9 +381,7 @@ async fn patch_delete_post_settings_and_fields() {
     assert_eq!(st, 400, "{v}");
 
     // delete
-    let (st, _) = s
-        .req("DELETE", "/v1/workspaces/p/contacts/x1?refresh=true", None)
-        .await;
+    let (st, _) = s.req("DELETE", "/v1/workspaces/p/contacts/x1?refresh=true", None).await;
     assert_eq!(st, 200);
     let (st, _) = s.req("GET", "/v1/workspaces/p/contacts/x1", None).await;
     assert_eq!(st, 404);
@@ -475,13 +459,7 @@ async fn health_and_metrics() {
         .await
         .unwrap();
     assert!(text.contains("contactdex_http_requests_total"), "{text}");
-    assert!(
-        text.contains("contactdex_documents_indexed_total 1"),
-        "{text}"
-    );
+    assert!(text.contains("contactdex_documents_indexed_total 1"), "{text}");
     assert!(text.contains("contactdex_index_commit_seconds"), "{text}");
-    assert!(
-        text.contains("route=\"/v1/workspaces/{ws}/search\""),
-        "{text}"
-    );
+    assert!(text.contains("route=\"/v1/workspaces/{ws}/search\""), "{text}");
 }

@@ -14,9 +14,7 @@ pub mod email {
     }
     pub fn normalize_email(raw: &str) -> Result<EmailNorm, EmailError> {
         let lower = raw.trim().to_lowercase();
-        let (l, d) = lower
-            .split_once('@')
-            .ok_or_else(|| EmailError::Bad(raw.into()))?;
+        let (l, d) = lower.split_once('@').ok_or_else(|| EmailError::Bad(raw.into()))?;
         if l.is_empty() || !d.contains('.') {
             return Err(EmailError::Bad(raw.into()));
         }
@@ -62,9 +60,7 @@ pub mod phone {
             return Err(PhoneError::TooShort(raw.into()));
         }
         let n = phonenumber::parse(Some(region), raw).ok();
-        let e164 = n
-            .as_ref()
-            .map(|n| n.format().mode(phonenumber::Mode::E164).to_string());
+        let e164 = n.as_ref().map(|n| n.format().mode(phonenumber::Mode::E164).to_string());
         Ok(PhoneNorm {
             raw: raw.into(),
             national: n.as_ref().map(|n| n.national().value().to_string()),
@@ -90,10 +86,7 @@ pub mod text {
         s.to_lowercase()
     }
     pub fn for_each_token(s: &str, mut f: impl FnMut(&str)) {
-        for t in fold(s)
-            .split(|c: char| !c.is_alphanumeric())
-            .filter(|t| !t.is_empty())
-        {
+        for t in fold(s).split(|c: char| !c.is_alphanumeric()).filter(|t| !t.is_empty()) {
             f(t)
         }
     }
