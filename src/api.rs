@@ -92,6 +92,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/workspaces/{ws}/fields/{key}", put(put_field))
         .route("/v1/workspaces/{ws}/contacts", post(create_contact))
         .route("/v1/workspaces/{ws}/contacts/bulk", post(bulk))
+        .route("/v1/workspaces/{ws}/contacts/export", get(export))
         .route(
             "/v1/workspaces/{ws}/contacts/{id}",
             get(get_contact)
@@ -487,6 +488,84 @@ fn push_line(lines: &mut Vec<(usize, String)>, rejected: &mut Vec<Rejected>, n: 
             error: format!("the line is not valid UTF-8 (at byte {})", e.valid_up_to()),
         }),
     }
+}
+
+/// `GET …/contacts/export?format=csv|ndjson[&q=…][&filter=<json>]`: every contact the filter
+/// selects, in id order, streamed page by page (never held whole).
+async fn export(
+    State(st): State<AppState>,
+    Path(ws): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    let format = q.get("format").map(String::as_str).unwrap_or("ndjson").to_string();
+    if format != "csv" && format != "ndjson" {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("format={format:?}: use csv or ndjson"),
+        ));
+    }
+    let filter: Option<Value> = match q.get("filter") {
+        Some(f) => Some(serde_json::from_str(f).map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed_json",
+                format!("the filter parameter is not valid JSON: {e}"),
+            )
+        })?),
+        None => None,
+    };
+    let text = q.get("q").cloned();
+    // The first page runs before the answer starts, so a bad filter or workspace is a 4xx.
+    let e = st.engine.clone();
+    let (ws2, f2, t2) = (ws.clone(), filter.clone(), text.clone());
+    let first = blocking(move || e.export_page(&ws2, t2, f2, None, 1000)).await?;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    let engine = st.engine.clone();
+    let csv = format == "csv";
+    tokio::task::spawn_blocking(move || {
+        let (mut contacts, defs, mut cursor) = first;
+        let mut first_page = true;
+        loop {
+            let mut buf = Vec::new();
+            if csv {
+                let mut rows = Vec::with_capacity(contacts.len() + 1);
+                if first_page {
+                    rows.push(crate::transfer::csv_header(&defs));
+                }
+                rows.extend(contacts.iter().map(|c| crate::transfer::csv_row(c, &defs)));
+                buf = crate::transfer::csv_bytes(&rows);
+            } else {
+                for c in &contacts {
+                    buf.extend_from_slice(c.to_api().to_string().as_bytes());
+                    buf.push(b'\n');
+                }
+            }
+            first_page = false;
+            if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
+                return; // the client went away
+            }
+            let Some(c) = cursor.take() else { return };
+            match engine.export_page(&ws, text.clone(), filter.clone(), Some(c), 1000) {
+                Ok((next, _, next_cursor)) => {
+                    contacts = next;
+                    cursor = next_cursor;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "export page failed");
+                    let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+                    return;
+                }
+            }
+        }
+    });
+    let stream = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
+    let ctype = if csv {
+        "text/csv; charset=utf-8"
+    } else {
+        "application/x-ndjson"
+    };
+    Ok(([(header::CONTENT_TYPE, ctype)], Body::from_stream(stream)).into_response())
 }
 
 async fn search(

@@ -645,6 +645,46 @@ impl Engine {
         })
     }
 
+    /// One page of an export: the contacts matching `q` and `filter`, in id order, after
+    /// `cursor`. Returns the contacts, the workspace's field definitions and the next cursor.
+    pub fn export_page(
+        &self,
+        ws: &str,
+        q: Option<String>,
+        filter: Option<Value>,
+        cursor: Option<String>,
+        limit: usize,
+    ) -> Result<(Vec<Contact>, Vec<FieldDef>, Option<String>)> {
+        let meta = self.existing_ws(ws)?;
+        let defs = meta.defs();
+        let req = SearchRequest {
+            q,
+            filter,
+            cursor,
+            limit: Some(limit.min(self.cfg.search.max_limit)),
+            sort: Some(vec![search::SortSpec {
+                field: "id".into(),
+                order: Some("asc".into()),
+            }]),
+            ..Default::default()
+        };
+        let ctx = search::Ctx {
+            ws,
+            fields: &self.index.fields,
+            defs: &defs,
+            region: meta.settings.region(),
+            cfg: &self.cfg.search,
+        };
+        let out = search::run(&self.index, &ctx, &req)?;
+        let mut contacts = Vec::with_capacity(out.hits.len());
+        for h in out.hits {
+            if let Some(c) = self.store.contact(ws, &h.id)? {
+                contacts.push(c);
+            }
+        }
+        Ok((contacts, defs, out.next_cursor))
+    }
+
     /// Bytes on disk: (store, index).
     pub fn disk_usage(&self, data_dir: &Path) -> (u64, u64) {
         (dir_size(&data_dir.join("store")), dir_size(&data_dir.join("index")))

@@ -14,6 +14,7 @@ pub mod model;
 pub mod normalize;
 pub mod search;
 pub mod store;
+pub mod transfer;
 
 pub use config::Config;
 pub use engine::{Engine, EngineError};

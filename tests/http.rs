@@ -463,3 +463,93 @@ async fn health_and_metrics() {
     assert!(text.contains("contactdex_index_commit_seconds"), "{text}");
     assert!(text.contains("route=\"/v1/workspaces/{ws}/search\""), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_streams_what_the_filter_selects() {
+    let s = Server::start().await;
+    let mut lines = String::new();
+    for i in 0..2500 {
+        let tag = if i % 2 == 0 { "even" } else { "odd" };
+        lines.push_str(&json!({"id": format!("e{i:05}"), "name": format!("Export, \"Person\" {i}"), "tags": [tag],
+            "phones": [format!("+1 415 555 {:04}", i % 10_000)], "custom": {"preferred_products": ["Product A", "Product B"]}}).to_string());
+        lines.push('\n');
+    }
+    let (st, v) = s
+        .raw(
+            "POST",
+            "/v1/workspaces/x/contacts/bulk?refresh=true",
+            lines.into_bytes(),
+            "application/x-ndjson",
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let filter = urlencode(r#"{"field":"tags","op":"eq","value":"even"}"#);
+    let resp = s
+        .client
+        .get(s.url(&format!(
+            "/v1/workspaces/x/contacts/export?format=ndjson&filter={filter}"
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let text = resp.text().await.unwrap();
+    let ids: Vec<String> = text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(ids.len(), 1250);
+    let mut sorted = ids.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted, ids, "export is in id order without repeats");
+
+    let resp = s
+        .client
+        .get(s.url("/v1/workspaces/x/contacts/export?format=csv"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let text = resp.text().await.unwrap();
+    let mut rd = csv::Reader::from_reader(text.as_bytes());
+    let headers = rd.headers().unwrap().clone();
+    assert_eq!(&headers[0], "id");
+    assert!(headers.iter().any(|h| h == "custom.preferred_products"));
+    let rows: Vec<csv::StringRecord> = rd.records().map(|r| r.unwrap()).collect();
+    assert_eq!(rows.len(), 2500);
+    assert_eq!(&rows[7][1], "Export, \"Person\" 7");
+    let pp = headers.iter().position(|h| h == "custom.preferred_products").unwrap();
+    assert_eq!(&rows[7][pp], "Product A;Product B");
+
+    let (st, v) = s.req("GET", "/v1/workspaces/x/contacts/export?format=xml", None).await;
+    assert_eq!(st, 400);
+    crate::common::error_code(&v);
+    let (st, _) = s
+        .req(
+            "GET",
+            &format!("/v1/workspaces/x/contacts/export?filter={}", urlencode("{bad")),
+            None,
+        )
+        .await;
+    assert_eq!(st, 400);
+    let (st, _) = s.req("GET", "/v1/workspaces/none/contacts/export", None).await;
+    assert_eq!(st, 404);
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
