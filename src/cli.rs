@@ -309,54 +309,44 @@ fn import(common: &Common, ws: &str, file: &Path, quiet: bool) -> Result<(), Cli
         ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {bytes}/{total_bytes} ({eta}) {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let mut rd = BufReader::with_capacity(1 << 20, pb.wrap_read(reader));
-    let chunk_lines = engine.bulk_chunk_lines() * 4;
-    let mut line_no = 0usize;
-    let mut accepted = 0usize;
-    let mut rejected = 0usize;
-    let mut last_seq = 0;
-    let mut buf = Vec::new();
-    loop {
-        let mut lines = Vec::with_capacity(chunk_lines);
-        while lines.len() < chunk_lines {
-            buf.clear();
-            let n = rd
-                .read_until(b'\n', &mut buf)
-                .map_err(|e| CliError::Io(file.display().to_string(), e))?;
-            if n == 0 {
-                break;
-            }
-            line_no += 1;
-            match std::str::from_utf8(&buf) {
-                Ok(s) if s.trim().is_empty() => {}
-                Ok(s) => lines.push((line_no, s.trim_end().to_string())),
-                Err(_) => {
-                    rejected += 1;
-                    eprintln!("line {line_no}: not valid UTF-8");
-                }
-            }
+    let rd = BufReader::with_capacity(1 << 20, pb.wrap_read(reader));
+    let bad_utf8 = std::cell::Cell::new(0usize);
+    let read_error: std::cell::RefCell<Option<std::io::Error>> = std::cell::RefCell::new(None);
+    let lines = rd.split(b'\n').enumerate().map_while(|(i, r)| match r {
+        Ok(bytes) => Some((i + 1, bytes)),
+        Err(e) => {
+            *read_error.borrow_mut() = Some(e);
+            None
         }
-        if lines.is_empty() {
-            break;
+    });
+    let lines = lines.filter_map(|(n, bytes)| match String::from_utf8(bytes) {
+        Ok(s) => Some((n, s)),
+        Err(_) => {
+            bad_utf8.set(bad_utf8.get() + 1);
+            pb.suspend(|| eprintln!("line {n}: not valid UTF-8"));
+            None
         }
-        let out = engine.bulk(ws, lines.into_iter())?;
-        accepted += out.accepted;
-        for r in &out.rejected {
-            if rejected < 50 {
-                pb.suspend(|| {
-                    eprintln!(
-                        "line {}: {}{}",
-                        r.line,
-                        r.id.as_deref().map(|i| format!("[{i}] ")).unwrap_or_default(),
-                        r.error
-                    )
-                });
-            }
-            rejected += 1;
-        }
-        last_seq = last_seq.max(out.seq);
-        pb.set_message(format!("{accepted} imported, {rejected} rejected"));
+    });
+    let out = engine.bulk(ws, lines)?;
+    if let Some(e) = read_error.take() {
+        return Err(CliError::Io(file.display().to_string(), e));
     }
+    let accepted = out.accepted;
+    let rejected = out.rejected.len() + bad_utf8.get();
+    for r in out.rejected.iter().take(50) {
+        pb.suspend(|| {
+            eprintln!(
+                "line {}: {}{}",
+                r.line,
+                r.id.as_deref().map(|i| format!("[{i}] ")).unwrap_or_default(),
+                r.error
+            )
+        });
+    }
+    if out.rejected.len() > 50 {
+        eprintln!("… and {} more rejected lines", out.rejected.len() - 50);
+    }
+    let last_seq = out.seq;
     engine.wait_durable(last_seq)?;
     engine.wait_visible_blocking(last_seq)?;
     pb.finish_and_clear();

@@ -86,6 +86,13 @@ pub struct BulkOutcome {
     pub seq: u64,
 }
 
+/// Validated bulk lines, ready to store.
+struct Prepared {
+    good: Vec<model::Validated>,
+    rejected: Vec<Rejected>,
+    now: chrono::DateTime<Utc>,
+}
+
 /// A search answer with documents.
 #[derive(Debug, Serialize)]
 pub struct SearchResponse {
@@ -475,15 +482,9 @@ impl Engine {
         self.metrics.store_seq.set(seq as i64);
     }
 
-    /// Validates and stores one chunk of bulk lines (`(line number, text)`), all-or-nothing
-    /// per line: a bad line is reported and skipped, its neighbours are stored. Lines are
-    /// parsed in parallel. Not durable until [`Engine::wait_durable`] for the returned `seq`.
-    #[tracing::instrument(level = "debug", skip_all, fields(ws = %ws, lines = lines.len()))]
-    pub fn bulk_chunk(&self, ws: &str, lines: Vec<(usize, String)>) -> Result<BulkOutcome> {
-        model::validate_workspace_id(ws)?;
-        let meta = self.ws_meta(ws)?;
-        let now = Utc::now();
-        let parsed: Vec<std::result::Result<(usize, model::Validated), Rejected>> = lines
+    /// Parses and validates bulk lines in parallel (no store access).
+    fn prepare_chunk(&self, meta: &WsMeta, lines: Vec<(usize, String)>, now: chrono::DateTime<Utc>) -> Prepared {
+        let parsed: Vec<std::result::Result<model::Validated, Rejected>> = lines
             .into_par_iter()
             .filter(|(_, l)| !l.trim().is_empty())
             .map(|(line, text)| {
@@ -492,39 +493,48 @@ impl Engine {
                     id: None,
                     error: format!("invalid JSON: {e}"),
                 })?;
-                let id = match &input.id {
-                    Some(id) => id.clone(),
-                    None => {
-                        return Err(Rejected {
-                            line,
-                            id: None,
-                            error: "id: a bulk line needs an \"id\"".into(),
-                        })
-                    }
+                let Some(id) = input.id.clone() else {
+                    return Err(Rejected {
+                        line,
+                        id: None,
+                        error: "id: a bulk line needs an \"id\"".into(),
+                    });
                 };
                 let ctx = WriteContext {
                     settings: &meta.settings,
                     fields: &meta.fields,
                 };
-                Contact::from_input(&id, input, &ctx, None, now)
-                    .map(|v| (line, v))
-                    .map_err(|e| Rejected {
-                        line,
-                        id: Some(id),
-                        error: e.to_string(),
-                    })
+                Contact::from_input(&id, input, &ctx, None, now).map_err(|e| Rejected {
+                    line,
+                    id: Some(id),
+                    error: e.to_string(),
+                })
             })
             .collect();
-        let mut out = BulkOutcome::default();
-        let mut good = Vec::with_capacity(parsed.len());
+        let mut out = Prepared {
+            good: Vec::with_capacity(parsed.len()),
+            rejected: Vec::new(),
+            now,
+        };
         for p in parsed {
             match p {
-                Ok(v) => good.push(v),
+                Ok(v) => out.good.push(v),
                 Err(r) => out.rejected.push(r),
             }
         }
+        out
+    }
+
+    /// Stores prepared contacts in one batch (one sequence number).
+    fn commit_prepared(&self, ws: &str, meta: &Arc<WsMeta>, prepared: Prepared) -> Result<BulkOutcome> {
+        let Prepared { good, rejected, now } = prepared;
+        let mut out = BulkOutcome {
+            accepted: 0,
+            rejected,
+            seq: 0,
+        };
+        self.metrics.bulk_rejected.inc_by(out.rejected.len() as u64);
         if good.is_empty() {
-            self.metrics.bulk_rejected.inc_by(out.rejected.len() as u64);
             return Ok(out);
         }
         let cfg = self.cfg.clone();
@@ -543,14 +553,14 @@ impl Engine {
             }
             let mut created = std::collections::HashSet::new();
             let mut n = 0;
-            for (_, v) in good {
+            for v in good {
                 for d in v.new_fields {
                     if !meta_now.fields.contains_key(&d.key) && created.insert(d.key.clone()) {
                         ops.push(Op::PutField { ws: ws.into(), def: d });
                     }
                 }
                 let mut c = v.contact;
-                // keep created_at stable for contacts that already exist
+                // a line without created_at keeps the stored contact's
                 if c.created_at == now {
                     if let Some(prev) = store.contact(ws, &c.id)? {
                         c.created_at = prev.created_at;
@@ -569,31 +579,57 @@ impl Engine {
         }
         out.accepted = accepted;
         out.seq = seq;
-        self.metrics.bulk_rejected.inc_by(out.rejected.len() as u64);
         self.after_write(seq, accepted as u64);
         Ok(out)
     }
 
-    /// Splits `lines` into chunks and stores them (see [`Engine::bulk_chunk`]).
+    /// Validates and stores one chunk of bulk lines (`(line number, text)`): a bad line is
+    /// reported and skipped, its neighbours are stored. Lines are parsed in parallel. Not
+    /// durable until [`Engine::wait_durable`] for the returned `seq`.
+    #[tracing::instrument(level = "debug", skip_all, fields(ws = %ws, lines = lines.len()))]
+    pub fn bulk_chunk(&self, ws: &str, lines: Vec<(usize, String)>) -> Result<BulkOutcome> {
+        model::validate_workspace_id(ws)?;
+        let meta = self.ws_meta(ws)?;
+        let prepared = self.prepare_chunk(&meta, lines, Utc::now());
+        self.commit_prepared(ws, &meta, prepared)
+    }
+
+    /// Stores a stream of lines in chunks, pipelined: this thread parses and validates chunk
+    /// N+1 (in parallel) while a second thread writes chunk N to the store.
     pub fn bulk(&self, ws: &str, lines: impl Iterator<Item = (usize, String)>) -> Result<BulkOutcome> {
-        let mut total = BulkOutcome::default();
-        let mut chunk = Vec::with_capacity(BULK_CHUNK);
-        for l in lines {
-            chunk.push(l);
-            if chunk.len() == BULK_CHUNK {
-                let o = self.bulk_chunk(ws, std::mem::replace(&mut chunk, Vec::with_capacity(BULK_CHUNK)))?;
-                total.accepted += o.accepted;
-                total.rejected.extend(o.rejected);
-                total.seq = total.seq.max(o.seq);
+        model::validate_workspace_id(ws)?;
+        let meta = self.ws_meta(ws)?;
+        std::thread::scope(|scope| {
+            let (tx, rx) = crossbeam_channel::bounded::<Prepared>(2);
+            let meta2 = meta.clone();
+            let committer = scope.spawn(move || -> Result<BulkOutcome> {
+                let mut total = BulkOutcome::default();
+                let mut meta = meta2;
+                for prepared in rx {
+                    let o = self.commit_prepared(ws, &meta, prepared)?;
+                    if !meta.exists {
+                        meta = self.ws_meta(ws)?;
+                    }
+                    total.accepted += o.accepted;
+                    total.rejected.extend(o.rejected);
+                    total.seq = total.seq.max(o.seq);
+                }
+                Ok(total)
+            });
+            let mut chunk = Vec::with_capacity(BULK_CHUNK);
+            let mut lines = lines.peekable();
+            while lines.peek().is_some() {
+                chunk.extend(lines.by_ref().take(BULK_CHUNK));
+                let prepared = self.prepare_chunk(&meta, std::mem::take(&mut chunk), Utc::now());
+                if tx.send(prepared).is_err() {
+                    break; // the committer failed; its error is returned below
+                }
             }
-        }
-        if !chunk.is_empty() {
-            let o = self.bulk_chunk(ws, chunk)?;
-            total.accepted += o.accepted;
-            total.rejected.extend(o.rejected);
-            total.seq = total.seq.max(o.seq);
-        }
-        Ok(total)
+            drop(tx);
+            committer
+                .join()
+                .unwrap_or_else(|_| Err(EngineError::Unavailable("the bulk committer thread panicked".into())))
+        })
     }
 
     /// The chunk size bulk callers should use.

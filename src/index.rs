@@ -181,10 +181,15 @@ pub fn encode_custom(key: &str, ft: Option<FieldType>, v: &serde_json::Value, ou
     }
 }
 
-/// All suffixes of at least 4 digits.
+/// Shortest and longest phone suffix indexed for "last digits" search. Longer runs of digits
+/// are national or international numbers, matched whole in the `phone` field.
+pub const SUFFIX_MIN: usize = 4;
+pub const SUFFIX_MAX: usize = 10;
+
+/// The suffixes of `SUFFIX_MIN..=SUFFIX_MAX` digits.
 fn push_suffixes(d: &str, out: &mut Vec<String>) {
-    for i in 0..d.len().saturating_sub(3) {
-        let s = &d[i..];
+    for len in SUFFIX_MIN..=SUFFIX_MAX.min(d.len()) {
+        let s = &d[d.len() - len..];
         if !out.iter().any(|x| x == s) {
             out.push(s.to_string());
         }
@@ -227,13 +232,13 @@ pub fn document(f: &Fields, ws: &str, c: &Contact, defs: &dyn Fn(&str) -> Option
         for p in &c.phones {
             if let Some(e) = &p.e164 {
                 full.push(e.trim_start_matches('+').to_string());
-                push_suffixes(e.trim_start_matches('+'), &mut suf);
             }
             if let Some(n) = &p.national {
                 full.push(n.clone());
             }
             full.push(p.digits.clone());
-            push_suffixes(&p.digits, &mut suf);
+            // the number as dialled without country code or trunk prefix, else as typed
+            push_suffixes(p.national.as_deref().unwrap_or(&p.digits), &mut suf);
         }
         full.sort();
         full.dedup();
@@ -487,7 +492,12 @@ mod tests {
         let mut out = Vec::new();
         push_suffixes("5511987654321", &mut out);
         assert!(out.contains(&"4321".to_string()));
-        assert!(out.contains(&"11987654321".to_string()));
+        assert!(out.contains(&"987654321".to_string()));
+        assert!(out.contains(&"1987654321".to_string()));
+        assert!(
+            !out.contains(&"11987654321".to_string()),
+            "longer runs are whole numbers, not suffixes"
+        );
         assert!(!out.contains(&"321".to_string()));
     }
 }

@@ -515,10 +515,10 @@ pub fn text_query(ctx: &Ctx<'_>, q: &str) -> Option<Box<dyn Query>> {
     if phone_like(q) {
         let digits: String = q.chars().filter(|c| c.is_ascii_digit()).collect();
         let f = ctx.fields;
-        let mut clauses = vec![
-            konst(term_q(f.phone, &digits), b.phone_exact),
-            konst(term_q(f.phone_suffix, &digits), b.phone_suffix),
-        ];
+        let mut clauses = vec![konst(term_q(f.phone, &digits), b.phone_exact)];
+        if digits.len() <= crate::index::SUFFIX_MAX {
+            clauses.push(konst(term_q(f.phone_suffix, &digits), b.phone_suffix));
+        }
         if let Some(e) = normalize::phone_query(q, ctx.region).and_then(|p| p.e164) {
             clauses.push(konst(term_q(f.phone, e.trim_start_matches('+')), b.phone_exact * 1.5));
         }
