@@ -13,8 +13,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use tantivy::schema::{
-    DateOptions, DateTimePrecision, Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED,
-    STORED, STRING,
+    DateOptions, DateTimePrecision, Field, IndexRecordOption, JsonObjectOptions, Schema, TextFieldIndexing,
+    TextOptions, FAST, INDEXED, STORED, STRING,
 };
 use tantivy::{DateTime, Index, IndexReader, ReloadPolicy, TantivyDocument, Term};
 
@@ -23,7 +23,7 @@ use crate::normalize;
 
 /// Bumped when the schema or the way documents are built changes: an index of another
 /// version is rebuilt from the store at start-up.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
@@ -36,6 +36,9 @@ pub enum IndexError {
 }
 
 pub type Result<T> = std::result::Result<T, IndexError>;
+
+/// The JSON fast field with typed custom values (sort keys and facets): `cfast.<key>`.
+pub const CFAST: &str = "cfast";
 
 /// Separator between a custom key and its encoded value in the `cf` field.
 pub const CF_SEP: char = '\u{1}';
@@ -66,6 +69,8 @@ pub struct Fields {
     pub cf: Field,
     /// Names of the fields this contact has (`exists` filters).
     pub present: Field,
+    /// Typed custom values as a JSON fast field (numbers f64, dates, folded strings).
+    pub cfast: Field,
     pub source: Field,
     pub status: Field,
     pub created_by: Field,
@@ -105,6 +110,7 @@ pub fn schema() -> (Schema, Fields) {
         custom: token_field(&mut b, "custom", true),
         cf: b.add_text_field("cf", STRING),
         present: b.add_text_field("present", STRING),
+        cfast: b.add_json_field(CFAST, JsonObjectOptions::default().set_fast("raw")),
         source: b.add_text_field("source", STRING | FAST),
         status: b.add_text_field("status", STRING | FAST),
         created_by: b.add_text_field("created_by", STRING | FAST),
@@ -276,8 +282,12 @@ pub fn document(f: &Fields, ws: &str, c: &Contact, defs: &dyn Fn(&str) -> Option
             }
         }
     }
+    let mut fast = std::collections::BTreeMap::new();
     for (k, v) in &c.custom {
         present.push(format!("custom.{k}"));
+        if let Some(fv) = fast_value(defs(k), v) {
+            fast.insert(k.clone(), fv);
+        }
         let ft = defs(k);
         let mut terms = Vec::new();
         encode_custom(k, ft, v, &mut terms);
@@ -285,6 +295,9 @@ pub fn document(f: &Fields, ws: &str, c: &Contact, defs: &dyn Fn(&str) -> Option
             d.add_text(f.cf, t);
         }
         custom_tokens(ft, v, &mut |t| d.add_text(f.custom, t));
+    }
+    if !fast.is_empty() {
+        d.add_object(f.cfast, fast);
     }
     if let Some(s) = &c.source {
         present.push("source".into());
@@ -311,6 +324,36 @@ pub fn document(f: &Fields, ws: &str, c: &Contact, defs: &dyn Fn(&str) -> Option
         d.add_text(f.present, p);
     }
     d
+}
+
+/// The typed value of a custom field for sorting and faceting.
+fn fast_value(ft: Option<FieldType>, v: &serde_json::Value) -> Option<tantivy::schema::OwnedValue> {
+    use serde_json::Value;
+    use tantivy::schema::OwnedValue as O;
+    let text = |s: &str| {
+        let mut f = normalize::fold(s.trim());
+        if f.len() > 256 {
+            let mut cut = 256;
+            while !f.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            f.truncate(cut);
+        }
+        O::Str(f)
+    };
+    match (ft, v) {
+        (Some(FieldType::LongText), _) | (None, _) => None,
+        (Some(FieldType::Number), Value::Number(n)) => n.as_f64().map(O::F64),
+        (Some(FieldType::Checkbox), Value::Bool(b)) => Some(O::F64(if *b { 1.0 } else { 0.0 })),
+        (Some(FieldType::Date), Value::String(s)) => {
+            crate::model::parse_time(s).map(|t| O::Date(DateTime::from_timestamp_secs(t.timestamp())))
+        }
+        (Some(FieldType::MultiSelect), Value::Array(a)) => {
+            Some(O::Array(a.iter().filter_map(|x| x.as_str().map(text)).collect()))
+        }
+        (_, Value::String(s)) => Some(text(s)),
+        _ => None,
+    }
 }
 
 fn custom_tokens(ft: Option<FieldType>, v: &serde_json::Value, out: &mut dyn FnMut(&str)) {

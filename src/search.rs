@@ -591,20 +591,23 @@ fn word_query(f: &Fields, b: &Boosts, toks: &[String]) -> Option<Box<dyn Query>>
 // ---------------------------------------------------------------------------------------
 // sort, cursor, collection
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A sortable column: the score, a date, a string (compared by dictionary order) or a
+/// number (custom number fields, in the `cfast` JSON fast field).
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum SortField {
     Score,
-    Date(&'static str),
-    Str(&'static str),
+    Date(String),
+    Str(String),
+    Num(String),
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct SortKeySpec {
     field: SortField,
     desc: bool,
 }
 
-fn parse_sort(specs: &[SortSpec]) -> SResult<Vec<SortKeySpec>> {
+fn parse_sort(ctx: &Ctx<'_>, specs: &[SortSpec]) -> SResult<Vec<SortKeySpec>> {
     if specs.len() > 4 {
         return Err(bad("at most 4 sort keys"));
     }
@@ -618,17 +621,24 @@ fn parse_sort(specs: &[SortSpec]) -> SResult<Vec<SortKeySpec>> {
             };
             let field = match s.field.as_str() {
                 "score" => SortField::Score,
-                "created_at" => SortField::Date("created_at"),
-                "last_interaction_at" => SortField::Date("last_interaction_at"),
-                "updated_at" => SortField::Date("updated_at"),
-                "name" => SortField::Str("name_exact"),
-                "source" => SortField::Str("source"),
-                "status" => SortField::Str("status"),
-                "created_by" => SortField::Str("created_by"),
-                "id" => SortField::Str("id"),
+                "created_at" | "last_interaction_at" | "updated_at" => SortField::Date(s.field.clone()),
+                "name" => SortField::Str("name_exact".into()),
+                "source" | "status" | "created_by" | "id" => SortField::Str(s.field.clone()),
+                "tags" => SortField::Str("tag_exact".into()),
+                f if f.starts_with("custom.") => {
+                    let def = custom_def(ctx, f)?;
+                    let col = format!("{}.{}", crate::index::CFAST, def.key);
+                    match def.field_type {
+                        FieldType::Number => SortField::Num(col),
+                        FieldType::Date => SortField::Date(col),
+                        FieldType::LongText => return Err(bad(format!("cannot sort by {f:?}: long_text fields are not sortable"))),
+                        FieldType::Checkbox => SortField::Num(col),
+                        _ => SortField::Str(col),
+                    }
+                }
                 other => {
                     return Err(bad(format!(
-                        "cannot sort by {other:?}: sortable fields are score, id, name, created_at, last_interaction_at, updated_at, source, status, created_by"
+                        "cannot sort by {other:?}: sortable fields are score, id, name, tags, created_at, last_interaction_at, updated_at, source, status, created_by, custom.<key>"
                     )))
                 }
             };
@@ -736,7 +746,7 @@ struct TopCollector {
     specs: Vec<SortKeySpec>,
     limit: usize,
     after: Option<(Vec<Key>, String)>,
-    facets: Vec<(String, &'static str)>,
+    facets: Vec<(String, String)>,
     scoring: bool,
 }
 
@@ -750,6 +760,7 @@ enum SegCol {
     Score,
     Date(Option<tantivy::columnar::Column<tantivy::DateTime>>),
     Str(Option<StrColumn>),
+    Num(Option<tantivy::columnar::Column<f64>>),
 }
 
 /// A hit inside one segment. String sort keys and the id are kept as `2·ord + 1` of the
@@ -821,6 +832,10 @@ impl TopSegment {
                     None => Key::M,
                 },
                 SegCol::Str(col) => seg_ord(col, doc).map_or(Key::M, Key::N),
+                SegCol::Num(col) => match col.as_ref().and_then(|c| c.first(doc)) {
+                    Some(f) => Key::N(ordered_f64(f)),
+                    None => Key::M,
+                },
             })
             .collect()
     }
@@ -926,10 +941,11 @@ impl Collector for TopCollector {
         let ff = seg.fast_fields();
         let mut cols = Vec::new();
         for s in &self.specs {
-            cols.push(match s.field {
+            cols.push(match &s.field {
                 SortField::Score => SegCol::Score,
                 SortField::Date(name) => SegCol::Date(ff.column_opt::<tantivy::DateTime>(name)?),
                 SortField::Str(name) => SegCol::Str(ff.str(name)?),
+                SortField::Num(name) => SegCol::Num(ff.column_opt::<f64>(name)?),
             });
         }
         let id_col = ff.str("id")?;
@@ -990,18 +1006,52 @@ impl Collector for TopCollector {
     }
 }
 
-fn facet_column(name: &str) -> SResult<&'static str> {
+/// Order-preserving u64 of an f64.
+fn ordered_f64(f: f64) -> u64 {
+    let bits = f.to_bits();
+    if f.is_sign_negative() {
+        !bits
+    } else {
+        bits | (1 << 63)
+    }
+}
+
+fn facet_column(ctx: &Ctx<'_>, name: &str) -> SResult<String> {
     Ok(match name {
-        "tags" => "tag_exact",
-        "source" => "source",
-        "status" => "status",
-        "created_by" => "created_by",
+        "tags" => "tag_exact".into(),
+        "source" | "status" | "created_by" => name.into(),
+        f if f.starts_with("custom.") => {
+            let def = custom_def(ctx, f)?;
+            match def.field_type {
+                FieldType::SingleSelect | FieldType::MultiSelect | FieldType::Text | FieldType::Url | FieldType::Email => {
+                    format!("{}.{}", crate::index::CFAST, def.key)
+                }
+                t => {
+                    return Err(bad(format!(
+                        "cannot facet on {f:?}: facets take select, text, url and email fields, not {}",
+                        t.as_str()
+                    )))
+                }
+            }
+        }
         other => {
             return Err(bad(format!(
-                "cannot facet on {other:?}: facets are available on tags, source, status, created_by"
+                "cannot facet on {other:?}: facets are available on tags, source, status, created_by and custom.<key> of select or text fields"
             )))
         }
     })
+}
+
+/// A facet value as shown: select options in their defined spelling.
+fn facet_label(ctx: &Ctx<'_>, facet: &str, folded: &str) -> String {
+    if let Some(key) = facet.strip_prefix("custom.") {
+        if let Some(def) = ctx.defs.iter().find(|d| d.key == key) {
+            if let Some(o) = def.options.iter().find(|o| normalize::fold(o) == folded) {
+                return o.clone();
+            }
+        }
+    }
+    folded.to_string()
 }
 
 /// Runs a search in one workspace.
@@ -1030,7 +1080,7 @@ pub fn run(index: &SearchIndex, ctx: &Ctx<'_>, req: &SearchRequest) -> SResult<O
     let query = BooleanQuery::new(clauses);
 
     let specs = match &req.sort {
-        Some(s) if !s.is_empty() => parse_sort(s)?,
+        Some(s) if !s.is_empty() => parse_sort(ctx, s)?,
         _ => vec![SortKeySpec {
             field: SortField::Score,
             desc: true,
@@ -1048,7 +1098,7 @@ pub fn run(index: &SearchIndex, ctx: &Ctx<'_>, req: &SearchRequest) -> SResult<O
         .facets
         .iter()
         .flatten()
-        .map(|n| Ok((n.clone(), facet_column(n)?)))
+        .map(|n| Ok((n.clone(), facet_column(ctx, n)?)))
         .collect::<SResult<Vec<_>>>()?;
     let scoring = has_text && specs.iter().any(|s| s.field == SortField::Score);
     let collector = TopCollector {
@@ -1086,8 +1136,11 @@ pub fn run(index: &SearchIndex, ctx: &Ctx<'_>, req: &SearchRequest) -> SResult<O
         for (i, (name, _)) in facets.iter().enumerate() {
             let mut counts: Vec<(String, u64)> = fruit.facets[i].iter().map(|(k, v)| (k.clone(), *v)).collect();
             counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-            let obj: serde_json::Map<String, Value> =
-                counts.into_iter().take(100).map(|(k, v)| (k, Value::from(v))).collect();
+            let obj: serde_json::Map<String, Value> = counts
+                .into_iter()
+                .take(100)
+                .map(|(k, v)| (facet_label(ctx, name, &k), Value::from(v)))
+                .collect();
             m.insert(name.clone(), Value::Object(obj));
         }
         Some(m)
@@ -1145,7 +1198,7 @@ mod tests {
     #[test]
     fn ordering_puts_missing_last_and_breaks_ties_by_id() {
         let specs = [SortKeySpec {
-            field: SortField::Date("created_at"),
+            field: SortField::Date("created_at".into()),
             desc: true,
         }];
         assert_eq!(cmp_pos(&specs, &[Key::N(5)], "b", &[Key::N(3)], "a"), Ordering::Less);

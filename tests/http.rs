@@ -163,6 +163,67 @@ async fn filters_sort_and_cursor_pages() {
     let v = s.search("w", json!({"facets": ["tags", "status"], "limit": 0})).await;
     assert_eq!(v["facets"]["tags"]["vip"], 19);
     assert_eq!(v["facets"]["status"]["blocked"], 12);
+
+    // sort by a custom number, pages across it
+    let mut values = Vec::new();
+    let mut cursor = serde_json::Value::Null;
+    loop {
+        let v = s
+            .search(
+                "w",
+                json!({"sort": [{"field": "custom.lifetime_value", "order": "desc"}], "limit": 25, "cursor": cursor}),
+            )
+            .await;
+        for h in v["hits"].as_array().unwrap() {
+            values.push(h["contact"]["custom"]["lifetime_value"].as_i64().unwrap());
+        }
+        cursor = v["next_cursor"].clone();
+        if cursor.is_null() {
+            break;
+        }
+    }
+    let expected: Vec<i64> = (0..57).rev().map(|i| i * 10).collect();
+    assert_eq!(values, expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn facets_and_sort_on_custom_select_fields() {
+    let s = Server::start().await;
+    for (i, tier) in ["Gold", "gold", "Premium", "Silver", "Gold"].iter().enumerate() {
+        s.put("f", &format!("t{i}"), json!({"name": format!("Tier {i}"), "custom": {"customer_tier": tier, "preferred_products": ["Product A", "Product B"]},
+            "last_interaction_at": format!("2025-05-0{}T00:00:00Z", 5 - i)})).await;
+    }
+    s.put("f", "t9", json!({"name": "No Tier"})).await;
+    let v = s
+        .search(
+            "f",
+            json!({"facets": ["custom.customer_tier", "custom.preferred_products"], "limit": 0}),
+        )
+        .await;
+    assert_eq!(
+        v["facets"]["custom.customer_tier"],
+        json!({"Gold": 3, "Premium": 1, "Silver": 1})
+    );
+    assert_eq!(v["facets"]["custom.preferred_products"]["Product A"], 5);
+    let ids = s
+        .ids(
+            "f",
+            json!({"sort": [{"field": "custom.customer_tier"}, {"field": "last_interaction_at", "order": "asc"}]}),
+        )
+        .await;
+    assert_eq!(
+        ids,
+        vec!["t4", "t1", "t0", "t2", "t3", "t9"],
+        "gold (by last interaction), premium, silver, missing last"
+    );
+    let (st, v) = s
+        .req(
+            "POST",
+            "/v1/workspaces/f/search",
+            Some(json!({"facets": ["custom.lifetime_value"]})),
+        )
+        .await;
+    assert_eq!(st, 400, "{v}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
