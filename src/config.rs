@@ -96,6 +96,36 @@ pub struct SearchConfig {
     pub max_limit: usize,
     pub exact_total_up_to: usize,
     pub boosts: Boosts,
+    /// Formal name → its nicknames and short forms (`robert = ["bob", "rob"]`). A query word
+    /// matches names by the other side of the table, ranked below real name matches.
+    pub nicknames: BTreeMap<String, Vec<String>>,
+    /// Folded lookup built from `nicknames`, both directions (not nickname ↔ nickname).
+    #[serde(skip)]
+    pub nickname_map: std::collections::HashMap<String, Vec<String>>,
+}
+
+impl SearchConfig {
+    fn build_nicknames(&mut self) {
+        let mut m: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
+        for (formal, nicks) in &self.nicknames {
+            let f = crate::normalize::fold(formal.trim());
+            for n in nicks {
+                let n = crate::normalize::fold(n.trim());
+                if n.is_empty() || f.is_empty() || n == f {
+                    continue;
+                }
+                let e = m.entry(f.clone()).or_default();
+                if !e.contains(&n) {
+                    e.push(n.clone());
+                }
+                let e = m.entry(n).or_default();
+                if !e.contains(&f) {
+                    e.push(f.clone());
+                }
+            }
+        }
+        self.nickname_map = m;
+    }
 }
 
 impl Default for SearchConfig {
@@ -105,6 +135,8 @@ impl Default for SearchConfig {
             max_limit: 1000,
             exact_total_up_to: 10_000,
             boosts: Boosts::default(),
+            nicknames: BTreeMap::new(),
+            nickname_map: Default::default(),
         }
     }
 }
@@ -116,6 +148,7 @@ pub struct Boosts {
     pub name_exact: f32,
     pub name_prefix: f32,
     pub name_typo: f32,
+    pub name_nickname: f32,
     pub email_exact: f32,
     pub email_prefix: f32,
     pub phone_exact: f32,
@@ -133,6 +166,7 @@ impl Default for Boosts {
             name_exact: 12.0,
             name_prefix: 8.0,
             name_typo: 4.0,
+            name_nickname: 5.0,
             email_exact: 10.0,
             email_prefix: 6.0,
             phone_exact: 20.0,
@@ -192,11 +226,12 @@ impl Config {
 
     /// Parses and validates config text.
     pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
-        let cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+        let mut cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: PathBuf::from("<text>"),
             message: e.to_string(),
         })?;
         cfg.validate()?;
+        cfg.search.build_nicknames();
         Ok(cfg)
     }
 
@@ -249,6 +284,9 @@ mod tests {
         assert_eq!(cfg.server.addr, "127.0.0.1:7700");
         assert_eq!(cfg.workspace_defaults.default_region, "US");
         assert!(cfg.default_fields().len() >= 5);
+        assert!(cfg.search.nickname_map["bob"].contains(&"robert".to_string()));
+        assert!(cfg.search.nickname_map["robert"].contains(&"bob".to_string()));
+        assert!(cfg.search.nickname_map["ze"].contains(&"jose".to_string()));
     }
 
     #[test]

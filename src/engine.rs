@@ -109,6 +109,8 @@ pub struct SearchHit {
     pub id: String,
     pub score: f32,
     pub contact: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explain: Option<Vec<Value>>,
 }
 
 struct Visibility {
@@ -661,14 +663,20 @@ impl Engine {
             cfg: &self.cfg.search,
         };
         let out = search::run(&self.index, &ctx, req)?;
+        let lookup = index::def_lookup(&defs);
+        let q = req.q.as_deref().unwrap_or("");
         let mut hits = Vec::with_capacity(out.hits.len());
         for h in out.hits {
             // A contact deleted since the last commit is skipped.
             if let Some(c) = self.store.contact(ws, &h.id)? {
+                let explain = req
+                    .explain
+                    .then(|| search::explain(&ctx, q, &index::search_terms(&c, &lookup)));
                 hits.push(SearchHit {
                     id: h.id,
                     score: h.score,
                     contact: c.to_api(),
+                    explain,
                 });
             }
         }

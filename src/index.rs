@@ -195,11 +195,68 @@ pub const SUFFIX_MAX: usize = 10;
 /// The suffixes of `SUFFIX_MIN..=SUFFIX_MAX` digits.
 fn push_suffixes(d: &str, out: &mut Vec<String>) {
     for len in SUFFIX_MIN..=SUFFIX_MAX.min(d.len()) {
-        let s = &d[d.len() - len..];
-        if !out.iter().any(|x| x == s) {
-            out.push(s.to_string());
+        push_unique(out, &d[d.len() - len..]);
+    }
+}
+
+/// The searchable terms of a contact, per field: what the index holds for `q`, and what
+/// `explain` checks a hit against. One function, so the two never disagree.
+#[derive(Debug, Default, Clone)]
+pub struct SearchTerms {
+    pub name: Vec<String>,
+    pub phone: Vec<String>,
+    pub phone_suffix: Vec<String>,
+    pub email: Vec<String>,
+    pub tag: Vec<String>,
+    pub custom: Vec<String>,
+}
+
+fn push_unique(v: &mut Vec<String>, t: &str) {
+    if !v.iter().any(|x| x == t) {
+        v.push(t.to_string());
+    }
+}
+
+/// Derives the searchable terms of a contact.
+pub fn search_terms(c: &Contact, defs: &dyn Fn(&str) -> Option<FieldType>) -> SearchTerms {
+    let mut t = SearchTerms::default();
+    if let Some(name) = &c.name {
+        normalize::for_each_token(name, |w| push_unique(&mut t.name, w));
+        for i in 0..t.name.len() {
+            if let Some(tr) = normalize::transliterate_latin(&t.name[i]) {
+                push_unique(&mut t.name, &tr);
+            }
         }
     }
+    for p in &c.phones {
+        if let Some(e) = &p.e164 {
+            push_unique(&mut t.phone, e.trim_start_matches('+'));
+        }
+        if let Some(n) = &p.national {
+            push_unique(&mut t.phone, n);
+        }
+        push_unique(&mut t.phone, &p.digits);
+        // the number as dialled without country code or trunk prefix, else as typed
+        push_suffixes(p.national.as_deref().unwrap_or(&p.digits), &mut t.phone_suffix);
+    }
+    for e in &c.emails {
+        if let Ok(n) = normalize::normalize_email(e) {
+            for x in normalize::email::email_tokens(&n) {
+                push_unique(&mut t.email, &x);
+            }
+        }
+    }
+    for tag in &c.tags {
+        let whole = normalize::fold(tag);
+        normalize::for_each_token(tag, |w| push_unique(&mut t.tag, w));
+        if whole.contains(|ch: char| !ch.is_alphanumeric()) {
+            push_unique(&mut t.tag, &whole);
+        }
+    }
+    for (k, v) in &c.custom {
+        custom_tokens(defs(k), v, &mut |w| push_unique(&mut t.custom, w));
+    }
+    t
 }
 
 /// Builds the tantivy document of a contact.
@@ -208,93 +265,49 @@ pub fn document(f: &Fields, ws: &str, c: &Contact, defs: &dyn Fn(&str) -> Option
     d.add_text(f.key, doc_key(ws, &c.id));
     d.add_text(f.ws, ws);
     d.add_text(f.id, &c.id);
+    let terms = search_terms(c, defs);
+    for (field, values) in [
+        (f.name, &terms.name),
+        (f.phone, &terms.phone),
+        (f.phone_suffix, &terms.phone_suffix),
+        (f.email, &terms.email),
+        (f.tag, &terms.tag),
+        (f.custom, &terms.custom),
+    ] {
+        for v in values {
+            d.add_text(field, v);
+        }
+    }
     let mut present: Vec<String> = Vec::new();
     if let Some(name) = &c.name {
         present.push("name".into());
-        let mut seen: Vec<String> = Vec::new();
-        normalize::for_each_token(name, |t| {
-            if !seen.iter().any(|s| s == t) {
-                seen.push(t.to_string());
-            }
-        });
-        let n = seen.len();
-        for i in 0..n {
-            if let Some(tr) = normalize::transliterate_latin(&seen[i]) {
-                if !seen.contains(&tr) {
-                    seen.push(tr);
-                }
-            }
-        }
-        for t in &seen {
-            d.add_text(f.name, t);
-        }
         let (person, _) = normalize::split_display_name(name);
         d.add_text(f.name_exact, normalize::tokens(&person).join(" "));
     }
     if !c.phones.is_empty() {
         present.push("phones".into());
-        let mut full = Vec::new();
-        let mut suf = Vec::new();
-        for p in &c.phones {
-            if let Some(e) = &p.e164 {
-                full.push(e.trim_start_matches('+').to_string());
-            }
-            if let Some(n) = &p.national {
-                full.push(n.clone());
-            }
-            full.push(p.digits.clone());
-            // the number as dialled without country code or trunk prefix, else as typed
-            push_suffixes(p.national.as_deref().unwrap_or(&p.digits), &mut suf);
-        }
-        full.sort();
-        full.dedup();
-        for t in full {
-            d.add_text(f.phone, t);
-        }
-        for t in suf {
-            d.add_text(f.phone_suffix, t);
-        }
     }
     if !c.emails.is_empty() {
         present.push("emails".into());
-        let mut toks: Vec<String> = Vec::new();
-        for e in &c.emails {
-            if let Ok(n) = normalize::normalize_email(e) {
-                for t in normalize::email::email_tokens(&n) {
-                    if !toks.contains(&t) {
-                        toks.push(t);
-                    }
-                }
-            }
-        }
-        for t in toks {
-            d.add_text(f.email, t);
-        }
     }
     if !c.tags.is_empty() {
         present.push("tags".into());
         for t in &c.tags {
-            let whole = normalize::fold(t);
-            d.add_text(f.tag_exact, &whole);
-            normalize::for_each_token(t, |w| d.add_text(f.tag, w));
-            if whole.contains(|ch: char| !ch.is_alphanumeric()) {
-                d.add_text(f.tag, &whole);
-            }
+            d.add_text(f.tag_exact, normalize::fold(t));
         }
     }
     let mut fast = std::collections::BTreeMap::new();
     for (k, v) in &c.custom {
         present.push(format!("custom.{k}"));
-        if let Some(fv) = fast_value(defs(k), v) {
+        let ft = defs(k);
+        if let Some(fv) = fast_value(ft, v) {
             fast.insert(k.clone(), fv);
         }
-        let ft = defs(k);
-        let mut terms = Vec::new();
-        encode_custom(k, ft, v, &mut terms);
-        for t in terms {
+        let mut cf = Vec::new();
+        encode_custom(k, ft, v, &mut cf);
+        for t in cf {
             d.add_text(f.cf, t);
         }
-        custom_tokens(ft, v, &mut |t| d.add_text(f.custom, t));
     }
     if !fast.is_empty() {
         d.add_object(f.cfast, fast);

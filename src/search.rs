@@ -55,6 +55,10 @@ pub struct SearchRequest {
     pub cursor: Option<String>,
     #[serde(default)]
     pub facets: Option<Vec<String>>,
+    /// Adds, per hit, which field and kind of match (exact, prefix, typo, nickname,
+    /// last_digits) each query word came from.
+    #[serde(default)]
+    pub explain: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -511,7 +515,7 @@ fn phone_like(q: &str) -> bool {
 pub fn text_query(ctx: &Ctx<'_>, q: &str) -> Option<Box<dyn Query>> {
     let b = &ctx.cfg.boosts;
     let toks = normalize::tokens(q);
-    let words = word_query(ctx.fields, b, &toks);
+    let words = word_query(ctx.fields, b, &ctx.cfg.nickname_map, &toks);
     if phone_like(q) {
         let digits: String = q.chars().filter(|c| c.is_ascii_digit()).collect();
         let f = ctx.fields;
@@ -530,7 +534,23 @@ pub fn text_query(ctx: &Ctx<'_>, q: &str) -> Option<Box<dyn Query>> {
     words
 }
 
-fn word_query(f: &Fields, b: &Boosts, toks: &[String]) -> Option<Box<dyn Query>> {
+/// Edits allowed for a query word of `n` characters: 1 from 4, 2 from 8.
+pub fn typo_distance(n: usize) -> u8 {
+    if n >= 8 {
+        2
+    } else if n >= 4 {
+        1
+    } else {
+        0
+    }
+}
+
+fn word_query(
+    f: &Fields,
+    b: &Boosts,
+    nicknames: &HashMap<String, Vec<String>>,
+    toks: &[String],
+) -> Option<Box<dyn Query>> {
     if toks.is_empty() {
         return None;
     }
@@ -542,13 +562,7 @@ fn word_query(f: &Fields, b: &Boosts, toks: &[String]) -> Option<Box<dyn Query>>
         let tq =
             |fld: Field| -> Box<dyn Query> { Box::new(TermQuery::new(term(fld, t), IndexRecordOption::WithFreqs)) };
         let pq = |fld: Field| -> Box<dyn Query> { Box::new(FuzzyTermQuery::new_prefix(term(fld, t), 0, true)) };
-        let dist = if n >= 8 {
-            2
-        } else if n >= 4 {
-            1
-        } else {
-            0
-        };
+        let dist = typo_distance(n);
         let fq = |fld: Field| -> Box<dyn Query> { Box::new(FuzzyTermQuery::new(term(fld, t), dist, true)) };
         let prefix_ok = last || n >= 2;
         // name
@@ -559,6 +573,9 @@ fn word_query(f: &Fields, b: &Boosts, toks: &[String]) -> Option<Box<dyn Query>>
         }
         if dist > 0 {
             c.push(konst(fq(f.name), b.name_typo));
+        }
+        for v in nicknames.get(t.as_str()).into_iter().flatten() {
+            c.push(konst(term_q(f.name, v), b.name_nickname));
         }
         // email
         c.push(konst(tq(f.email), b.email_exact));
@@ -586,6 +603,55 @@ fn word_query(f: &Fields, b: &Boosts, toks: &[String]) -> Option<Box<dyn Query>>
         groups.push((Occur::Must, Box::new(BooleanQuery::new(c))));
     }
     Some(Box::new(BooleanQuery::new(groups)))
+}
+
+/// Why a contact matched `q`: one entry per (query word, field) that matched, with the kind
+/// of match, checked against the same terms the index holds.
+pub fn explain(ctx: &Ctx<'_>, q: &str, terms: &crate::index::SearchTerms) -> Vec<Value> {
+    let mut out = Vec::new();
+    if phone_like(q) {
+        let digits: String = q.chars().filter(|c| c.is_ascii_digit()).collect();
+        let e164 = normalize::phone_query(q, ctx.region)
+            .and_then(|p| p.e164)
+            .map(|e| e.trim_start_matches('+').to_string());
+        if e164.as_ref().is_some_and(|e| terms.phone.contains(e)) || terms.phone.contains(&digits) {
+            out.push(serde_json::json!({"word": q, "field": "phones", "match": "exact"}));
+        } else if terms.phone_suffix.contains(&digits) {
+            out.push(serde_json::json!({"word": q, "field": "phones", "match": "last_digits"}));
+        }
+    }
+    let toks = normalize::tokens(q);
+    for (i, t) in toks.iter().enumerate() {
+        let last = i + 1 == toks.len();
+        let n = t.chars().count();
+        let dist = typo_distance(n) as usize;
+        let prefix_ok = last || n >= 2;
+        let nick = ctx.cfg.nickname_map.get(t.as_str());
+        let fields: [(&str, &Vec<String>); 5] = [
+            ("name", &terms.name),
+            ("emails", &terms.email),
+            ("phones", &terms.phone_suffix),
+            ("tags", &terms.tag),
+            ("custom", &terms.custom),
+        ];
+        for (field, list) in fields {
+            let kind = if list.iter().any(|x| x == t) || (field == "phones" && terms.phone.contains(t)) {
+                Some("exact")
+            } else if prefix_ok && field != "phones" && list.iter().any(|x| x.starts_with(t.as_str())) {
+                Some("prefix")
+            } else if field == "name" && nick.is_some_and(|vs| vs.iter().any(|v| list.contains(v))) {
+                Some("nickname")
+            } else if dist > 0 && field != "phones" && list.iter().any(|x| strsim::osa_distance(x, t) <= dist) {
+                Some("typo")
+            } else {
+                None
+            };
+            if let Some(kind) = kind {
+                out.push(serde_json::json!({"word": t, "field": field, "match": kind}));
+            }
+        }
+    }
+    out
 }
 
 // ---------------------------------------------------------------------------------------
