@@ -352,8 +352,9 @@ HANDLE_B = ["fox", "wolf", "star", "tiger", "ninja", "gamer", "rose", "flower", 
 
 # ----------------------------------------------------------------------------------------------
 # phones. A number range ("option") is (prefix, first-digit choices, free digits, area length).
-# Number for key k in an option: prefix + choices[v // 10**free] + str(v % 10**free), where
-# v = (k * MULT + offset) mod space is a bijection -> distinct keys give distinct numbers.
+# Number for key k in an option: prefix + choices[v // 10**free] + str(v % 10**free), where v is a
+# bijection of k on [0, space): affine map, reverse the low `free` digits, affine map again (so
+# neighbouring rows do not get look-alike numbers) -> distinct keys give distinct numbers.
 # Options that share a prefix are the same object (one bijection). All ranges below were checked
 # against PhoneNumberMetadata.xml of the phonenumber crate (mobile or fixedLine, right length).
 
@@ -394,7 +395,8 @@ for _r in ("SA", "AE", "EG"):
     REGION_FMTS[_r] = [(25, "+{cc}{n}", 0), (25, "+{cc} {a} {r1} {r2}", 0), (30, "0{a} {r1} {r2}", 1),
                        (15, "0{n}", 1), (5, "00{cc} {a} {r1} {r2}", 0)]
 
-MULT = 1000003  # prime; coprime with every space below (c * 10**k, c <= 10)
+MULT = 1000003   # primes; coprime with every space below (c * 10**k, c <= 10)
+MULT2 = 7654321
 
 
 def opt(region, prefix, choices, free, alen):
@@ -406,6 +408,8 @@ def opt(region, prefix, choices, free, alen):
 def phone_nsn(o, key):
     region, prefix, choices, free, alen, space, off, p10, fmt = o
     v = (key * MULT + off) % space
+    hi, lo = divmod(v, p10)
+    v = ((hi * p10 + int((fmt % lo)[::-1])) * MULT2 + 982451653) % space
     if choices:
         return prefix + choices[v // p10] + fmt % (v % p10)
     return prefix + fmt % v
@@ -1024,8 +1028,7 @@ class Gen:
         rec["source"] = src
         rec["status"] = self.t_status[bits(TABLE_BITS)]
         span = T_END - T_START
-        t = T_START + int(span * i / self.n) + int((rand() - 0.5) * 4 * 86400)
-        t = max(T_START, min(T_END, t))
+        t = min(T_END, T_START + int(span * i / self.n) + int(rand() * 3 * 86400))
         rec["created_at"] = rfc3339(t)
         cb = self.t_created_by[src][bits(TABLE_BITS)]
         if cb == "agent:*":
