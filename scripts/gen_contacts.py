@@ -86,6 +86,9 @@ def split_list(s):
     return [x.strip() for x in s.split(",") if x.strip()]
 
 
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_enc = json.encoder.encode_basestring  # the C string encoder json.dumps(ensure_ascii=False) uses
+
 # ----------------------------------------------------------------------------------------------
 # text helpers
 
@@ -129,13 +132,22 @@ def translit_ru(s):
 ROMAN = {}  # native (Arabic / Chinese / Japanese) name -> romanised form, filled from the pools
 
 
+_ascii_cache = {}
+
+
 def ascii_token(s):
-    """Lower-case ASCII token for e-mail local parts / domains."""
-    if s in ROMAN:
-        s = ROMAN[s]
-    elif any("\u0400" <= c <= "\u04ff" for c in s):
-        s = translit_ru(s)
-    return _NON_ALNUM.sub("", fold(s).lower())
+    """Lower-case ASCII token for e-mail local parts / domains (memoised: names come from pools)."""
+    r = _ascii_cache.get(s)
+    if r is None:
+        t = s
+        if t in ROMAN:
+            t = ROMAN[t]
+        elif any("\u0400" <= c <= "\u04ff" for c in t):
+            t = translit_ru(t)
+        r = _NON_ALNUM.sub("", fold(t).lower())
+        if len(_ascii_cache) < 100000:
+            _ascii_cache[s] = r
+    return r
 
 
 def has_accents(s):
@@ -353,8 +365,8 @@ HANDLE_B = ["fox", "wolf", "star", "tiger", "ninja", "gamer", "rose", "flower", 
 # ----------------------------------------------------------------------------------------------
 # phones. A number range ("option") is (prefix, first-digit choices, free digits, area length).
 # Number for key k in an option: prefix + choices[v // 10**free] + str(v % 10**free), where v is a
-# bijection of k on [0, space): affine map, reverse the low `free` digits, affine map again (so
-# neighbouring rows do not get look-alike numbers) -> distinct keys give distinct numbers.
+# bijection of k on [0, space): affine map, rotate the low `free` digits by half, affine map again
+# (so neighbouring rows do not get look-alike numbers) -> distinct keys give distinct numbers.
 # Options that share a prefix are the same object (one bijection). All ranges below were checked
 # against PhoneNumberMetadata.xml of the phonenumber crate (mobile or fixedLine, right length).
 
@@ -395,21 +407,21 @@ for _r in ("SA", "AE", "EG"):
     REGION_FMTS[_r] = [(25, "+{cc}{n}", 0), (25, "+{cc} {a} {r1} {r2}", 0), (30, "0{a} {r1} {r2}", 1),
                        (15, "0{n}", 1), (5, "00{cc} {a} {r1} {r2}", 0)]
 
-MULT = 1000003   # primes; coprime with every space below (c * 10**k, c <= 10)
-MULT2 = 7654321
+MULT = 2654435761  # primes (not 2, 5, 3 or 7): coprime with every space below (c * 10**k, c <= 10)
+MULT2 = 2246822519
 
 
 def opt(region, prefix, choices, free, alen):
     space = (len(choices) if choices else 1) * 10 ** free
     off = (int(prefix) * 7919 + 104729 * len(prefix)) % space
-    return (region, prefix, choices, free, alen, space, off, 10 ** free, "%%0%dd" % free)
+    h = free // 2
+    return (region, prefix, choices, free, alen, space, off, 10 ** free, "%%0%dd" % free, 10 ** h, 10 ** (free - h))
 
 
 def phone_nsn(o, key):
-    region, prefix, choices, free, alen, space, off, p10, fmt = o
-    v = (key * MULT + off) % space
-    hi, lo = divmod(v, p10)
-    v = ((hi * p10 + int((fmt % lo)[::-1])) * MULT2 + 982451653) % space
+    region, prefix, choices, free, alen, space, off, p10, fmt, ph, pfh = o
+    hi, lo = divmod((key * MULT + off) % space, p10)
+    v = ((hi * p10 + (lo % ph) * pfh + lo // ph) * MULT2 + 982451653) % space
     if choices:
         return prefix + choices[v // p10] + fmt % (v % p10)
     return prefix + fmt % v
@@ -478,10 +490,27 @@ CITIES = {
     "pl": [("Warszawa", 35, PL_MOB, []), ("Kraków", 20, PL_MOB, []), ("Łódź", 15, PL_MOB, []), ("Wrocław", 15, PL_MOB, []),
            ("Gdańsk", 15, PL_MOB, [])],
 }
+CITY_JSON = {loc: [',"city":' + _dumps(c[0]) for c in cities] for loc, cities in CITIES.items()}
 P_MOBILE = {"pt_BR": 0.85, "en_GB": 0.85, "es_ES": 0.8, "de": 0.6, "fr": 0.75, "ru": 0.9, "ar": 0.85, "ja": 0.85}
 
 ARABIC_DIGITS = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
 FULLWIDTH_DIGITS = str.maketrans("0123456789-", "０１２３４５６７８９－")
+
+
+_PART_EXPR = {"n": "n", "a": "n[:al]", "a1": "n[1:al]", "r": "n[al:]", "r1": "n[al:sp]", "r2": "n[sp:]",
+              "p0": "n[al:al+2]", "p1": "n[al+2:al+4]", "p2": "n[al+4:al+6]", "p3": "n[al+6:al+8]",
+              "q0": "n[sp:sp+2]", "q1": "n[sp+2:]"}
+
+
+def compile_template(tmpl, cc):
+    """'+{cc} {a} {r1}-{r2}' -> function(nsn, area_len) -> str (same result as phone_parts + format)."""
+    body = tmpl.replace("{cc}", cc)
+    body = re.sub(r"\{(\w+)\}", lambda m: "{" + _PART_EXPR[m.group(1)] + "}", body)
+    src = ("def f(n, al):\n    L = len(n) - al\n    sp = al + (L - 4 if L >= 7 else L // 2)\n"
+           "    return f%r\n" % body)
+    ns = {}
+    exec(src, ns)
+    return ns["f"]
 
 
 def phone_parts(nsn, alen):
@@ -622,8 +651,15 @@ T_END = 1761955199    # 2025-10-31T23:59:59Z
 T_LAST = 1765670400   # 2025-12-14 (last_interaction_at upper bound)
 
 
+_DAYS = [time.strftime("%Y-%m-%d", time.gmtime(1640995200 + d * 86400)) for d in range(4 * 366 + 30)]
+
+
+_HMS = ["T%02d:%02d:%02dZ" % (s // 3600, s // 60 % 60, s % 60) for s in range(86400)]
+
+
 def rfc3339(t):
-    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % time.gmtime(t)[:6]
+    d, s = divmod(t - 1640995200, 86400)
+    return _DAYS[d] + _HMS[s]
 
 
 def gender_surname(fam, last, female):
@@ -652,6 +688,8 @@ class Gen:
         self.n = args.n
         self.idw = max(7, len(str(args.n)))
         self.id_fmt = "c-%%0%dd" % self.idw
+        self.t0 = T_START
+        self.tstep = (T_END - T_START) / float(args.n)
 
         def pk(pairs):
             return make_table([p[0] for p in pairs], [p[1] for p in pairs])
@@ -664,7 +702,8 @@ class Gen:
             self.t_first[fam] = (make_table(m, zipf_weights(len(m), s)), make_table(f, zipf_weights(len(f), s)))
             self.t_last[fam] = make_table(l, zipf_weights(len(l), 1.0 if fam in ("pt_BR", "zh", "es") else 0.85))
         self.t_city = {loc: make_table(list(range(len(c))), [x[1] for x in c]) for loc, c in CITIES.items()}
-        self.t_fmt = {r: make_table([(t, nat) for _, t, nat in f], [w for w, _, _ in f]) for r, f in REGION_FMTS.items()}
+        self.t_fmt = {r: make_table([(compile_template(t, REGION_CC[r]), nat) for _, t, nat in f], [w for w, _, _ in f])
+                      for r, f in REGION_FMTS.items()}
         self.t_mail = {loc: pk(d) for loc, d in MAIL_DOMAINS.items()}
         self.t_company = {loc: make_table(c, zipf_weights(len(c), 0.7)) for loc, c in COMPANIES.items()}
         self.t_tag = pk(TAGS)
@@ -685,9 +724,11 @@ class Gen:
         self.t_hard = pk(HARD_KINDS)
         self.t_emoji = make_table(EMOJI, zipf_weights(len(EMOJI), 0.6))
         self.dates = [time.strftime("%Y-%m-%d", time.gmtime(1704067200 + d * 86400)) for d in range(1461)]
+        self.build_attr_tables(Random(args.seed * 1000003 + 99))
         self.used_emails = set()
+        self.email_collisions = {}
         # reservoirs of earlier fresh contacts (originals for duplicates and hard negatives)
-        self.res_cap = 50000
+        self.res_cap = 100000
         self.res = []
         self.res_seen = 0
         self.res_company = []  # contacts with a company e-mail
@@ -699,25 +740,80 @@ class Gen:
         self.stats = {"rows": 0, "fresh": 0, "dups": {}, "hard": {}, "locale": {}, "with_phone": 0, "phones": 0,
                       "with_email": 0, "emails": 0, "messy": 0, "no_name": 0, "pairs": 0, "same_cluster": 0}
 
+    def build_attr_tables(self, r):
+        """Pre-drawn tables (2**17 entries) for per-row attributes: a row then costs one lookup each."""
+        bits = r.getrandbits
+        n = 1 << 16
+        frag = {}
+        tagsets = []
+        for _ in range(n):
+            nt = self.t_ntags[bits(TABLE_BITS)]
+            tags = []
+            for _ in range(nt):
+                t = self.t_tag[bits(TABLE_BITS)]
+                if t not in tags:
+                    tags.append(t)
+            key = tuple(tags)
+            if key not in frag:
+                frag[key] = (key, ',"tags":' + _dumps(tags)) if tags else (None, "")
+            tagsets.append(frag[key])
+        customs = []
+        for _ in range(n):
+            c = {}
+            present = bits(5)
+            if present & 1:
+                c["customer_tier"] = self.t_tier[bits(TABLE_BITS)]
+            if present & 2:
+                x = r.random()
+                if x < 0.05:
+                    c["lifetime_value"] = 0
+                elif x < 0.75:
+                    c["lifetime_value"] = min(500000, int(r.lognormvariate(6.5, 1.6)))
+                else:
+                    c["lifetime_value"] = round(min(500000.0, r.lognormvariate(6.5, 1.6)), 2)
+            if present & 4:
+                c["contract_renewal_date"] = self.dates[r.randrange(1461)]
+            if present & 8:
+                c["newsletter"] = r.random() < 0.4
+            if present & 16:
+                c["preferred_products"] = self.t_products[bits(TABLE_BITS)]
+            customs.append(_dumps(c)[1:-1])
+        sss = []
+        for _ in range(n):
+            src = self.t_source[bits(TABLE_BITS)]
+            cb = self.t_created_by[src][bits(TABLE_BITS)]
+            if cb == "agent:*":
+                cb = "agent:" + AGENTS[r.randrange(len(AGENTS))]
+            key = (src, self.t_status[bits(TABLE_BITS)], cb)
+            if key not in frag:
+                frag[key] = (',"source":%s,"status":%s,"created_at":"' % (_dumps(src), _dumps(key[1])),
+                             '","created_by":' + _dumps(cb))
+            sss.append(frag[key])
+        self.t_tagsets, self.t_customs, self.t_sss = tagsets, customs, sss
+
     # -- small helpers -------------------------------------------------------------------------
     def pick(self, table):
         return table[self.bits(TABLE_BITS)]
 
     def choice(self, seq):
-        return seq[self.rng.randrange(len(seq))]
+        return seq[int(self.rand() * len(seq))]
+
+    def below(self, n):
+        return int(self.rand() * n)
 
     def fmt_phone(self, region, nsn, alen, national_ok=True, want=None):
         """Write a number in one of its region's formats. want: None | 'intl' | 'national' | 'different:<text>'."""
         t = self.t_fmt[region]
-        parts = phone_parts(nsn, alen)
+        if want is None:
+            return t[self.bits(TABLE_BITS)][0](nsn, alen)
         for _ in range(12):
-            tmpl, nat = t[self.bits(TABLE_BITS)]
+            fn, nat = t[self.bits(TABLE_BITS)]
             if want == "intl" and nat:
                 continue
             if want == "national" and not nat:
                 continue
-            s = tmpl.format(cc=REGION_CC[region], **parts)
-            if want and want.startswith("different:") and s == want[10:]:
+            s = fn(nsn, alen)
+            if want.startswith("different:") and s == want[10:]:
                 continue
             return s
         return "+" + REGION_CC[region] + nsn
@@ -725,9 +821,9 @@ class Gen:
     def new_phone(self, key, city, loc):
         mobile, fixed = city[2], city[3]
         if fixed and self.rand() > P_MOBILE.get(loc, 1.0):
-            o = fixed[0] if len(fixed) == 1 else self.choice(fixed)
+            o = fixed[0] if len(fixed) == 1 else fixed[self.bits(10) % len(fixed)]
         else:
-            o = mobile[0] if len(mobile) == 1 else self.choice(mobile)
+            o = mobile[0] if len(mobile) == 1 else mobile[self.bits(10) % len(mobile)]
         nsn = phone_nsn(o, key)
         region, alen = o[0], o[4]
         text = self.fmt_phone(region, nsn, alen)
@@ -739,17 +835,25 @@ class Gen:
         return [region, nsn, alen, text]
 
     def unique_email(self, local, domain):
+        """local@domain, or local + random digits when taken; the digit count grows with the number of
+        earlier collisions on that address, so a popular name costs ~1 attempt, not a scan."""
         e = local + "@" + domain
-        if e in self.used_emails:
-            for width in (2, 3, 4, 6):
-                for _ in range(4):
-                    e = "%s%0*d@%s" % (local, width, self.rng.randrange(10 ** width), domain)
-                    if e not in self.used_emails:
-                        break
-                if e not in self.used_emails:
-                    break
-        self.used_emails.add(e)
-        return e
+        used = self.used_emails
+        if e not in used:
+            used.add(e)
+            return e
+        c = self.email_collisions.get(e, 0) + 1
+        self.email_collisions[e] = c
+        width = 2 if c < 25 else (3 if c < 250 else (4 if c < 2500 else 6))
+        rand = self.rand
+        while True:
+            p10 = 10 ** width
+            for _ in range(3):
+                cand = "%s%0*d@%s" % (local, width, int(rand() * p10), domain)
+                if cand not in used:
+                    used.add(cand)
+                    return cand
+            width += 1
 
     def email_local(self, first, last):
         f = ascii_token(first.split(" ")[0].split("-")[0]) or "contato"
@@ -764,15 +868,15 @@ class Gen:
         if r < 0.55:
             return f[0] + l
         if r < 0.65:
-            return "%s.%s%02d" % (f, l, self.rng.randrange(100))
+            return "%s.%s%02d" % (f, l, self.below(100))
         if r < 0.73:
-            return "%s%d" % (f, 1960 + self.rng.randrange(46))
+            return "%s%d" % (f, 1960 + self.below(46))
         if r < 0.77:
             return l + "." + f
         if r < 0.80:
             return f
         return "%s%s%s%d" % (self.choice(HANDLE_A), self.choice(["", "_", "."]), self.choice(HANDLE_B),
-                             self.rng.randrange(1000))
+                             self.below(1000))
 
     def make_email(self, p, company_ok=True):
         loc = p["loc"]
@@ -787,7 +891,7 @@ class Gen:
             return e, True
         domain = self.pick(self.t_mail[loc])
         if domain == "qq.com" and self.rand() < 0.7:
-            local = str(10000 + self.rng.randrange(3999990000))
+            local = str(10000 + self.below(3999990000))
         else:
             local = self.email_local(first, last)
         return self.unique_email(local, domain), False
@@ -831,7 +935,7 @@ class Gen:
         if given_last is None:
             r = self.rand()
             if fam == "en" and r < 0.08:
-                middle = chr(65 + self.rng.randrange(26)) + "."
+                middle = chr(65 + self.below(26)) + "."
             elif fam == "ru" and r < 0.12:
                 father = self.choice(list(RU_PATRONYMIC))
                 middle = RU_PATRONYMIC[father] + ("на" if female else "ич")
@@ -897,7 +1001,7 @@ class Gen:
             pos = [k for k, c in enumerate(chars) if c.isalpha()]
             if len(pos) < 3:
                 break
-            k = pos[1 + self.rng.randrange(len(pos) - 1)]
+            k = pos[1 + self.below(len(pos) - 1)]
             c = chars[k]
             op = self.rand()
             cl = c.lower()
@@ -986,83 +1090,66 @@ class Gen:
         return p
 
     # -- serialisation -------------------------------------------------------------------------
-    def attrs(self, i, rec, p, custom_from=None):
-        rand = self.rand
+    def record(self, i, p, name=None, phones=None, emails=None, rid=None):
+        """One contact as a JSON line, written from pre-encoded fragments (same bytes as
+        json.dumps(obj, ensure_ascii=False, separators=(",", ":")) with keys in contract order).
+        Returns (line, name, phone texts, emails, tags)."""
         bits = self.bits
-        nt = self.t_ntags[bits(TABLE_BITS)]
-        if nt:
-            tags = []
-            for _ in range(nt):
-                t = self.t_tag[bits(TABLE_BITS)]
-                if t not in tags:
-                    tags.append(t)
-            rec["tags"] = tags
-        custom = {}
-        if rand() < 0.5:
-            custom["customer_tier"] = self.t_tier[bits(TABLE_BITS)]
-        if rand() < 0.5:
-            r = rand()
-            if r < 0.05:
-                custom["lifetime_value"] = 0
-            elif r < 0.75:
-                custom["lifetime_value"] = min(500000, int(self.rng.lognormvariate(6.5, 1.6)))
-            else:
-                custom["lifetime_value"] = round(min(500000.0, self.rng.lognormvariate(6.5, 1.6)), 2)
-        if rand() < 0.5:
-            custom["contract_renewal_date"] = self.dates[self.rng.randrange(1461)]
-        if rand() < 0.5:
-            custom["newsletter"] = rand() < 0.4
-        if rand() < 0.5:
-            custom["preferred_products"] = list(self.t_products[bits(TABLE_BITS)])
-        if p["company"]:
-            custom["company"] = p["company"][0]
-        if rand() < 0.5:
-            custom["city"] = CITIES[p["loc"]][p["city_idx"]][0]
-        if custom_from:
-            for k, v in custom_from.items():
-                if k not in custom and rand() < 0.5:
-                    custom[k] = v
-        if custom:
-            rec["custom"] = custom
-        src = self.t_source[bits(TABLE_BITS)]
-        rec["source"] = src
-        rec["status"] = self.t_status[bits(TABLE_BITS)]
-        span = T_END - T_START
-        t = min(T_END, T_START + int(span * i / self.n) + int(rand() * 3 * 86400))
-        rec["created_at"] = rfc3339(t)
-        cb = self.t_created_by[src][bits(TABLE_BITS)]
-        if cb == "agent:*":
-            cb = "agent:" + AGENTS[bits(TABLE_BITS) % len(AGENTS)]
-        rec["created_by"] = cb
-        if rand() < 0.88:
-            li = t + int((T_LAST - t) * (1.0 - rand() ** 2))
-            rec["last_interaction_at"] = rfc3339(max(li, t + 60))
-        return rec
-
-    def record(self, i, p, name=None, phones=None, emails=None, custom_from=None):
-        rec = {"id": self.id_fmt % (i + 1)}
+        enc = _enc
         nm = p["name"] if name is None else name
-        if nm:
-            rec["name"] = nm
-        ph = [x[3] for x in p["phones"]] if phones is None else phones
-        if ph:
-            rec["phones"] = ph
+        if phones is None:
+            pp = p["phones"]
+            ph = [pp[0][3]] if len(pp) == 1 else [x[3] for x in pp]
+        else:
+            ph = phones
         em = p["emails"] if emails is None else emails
+        parts = ['{"id":"', rid or self.id_fmt % (i + 1), '"']
+        if nm:
+            parts.append(',"name":' + enc(nm))
+        if ph:
+            parts.append(',"phones":[' + (enc(ph[0]) if len(ph) == 1 else ",".join(map(enc, ph))) + "]")
         if em:
-            rec["emails"] = em
-        return self.attrs(i, rec, p, custom_from)
+            parts.append(',"emails":[' + (enc(em[0]) if len(em) == 1 else ",".join(map(enc, em))) + "]")
+        tags, tfrag = self.t_tagsets[bits(16)]
+        if tags:
+            parts.append(tfrag)
+        custom = self.t_customs[bits(16)]
+        company = p["company"]
+        if bits(1):  # city ~50 %
+            city = CITY_JSON[p["loc"]][p["city_idx"]]
+            if company:
+                custom = (custom + ',"company":' + enc(company[0]) + city) if custom else \
+                    ('"company":' + enc(company[0]) + city)
+            else:
+                custom = (custom + city) if custom else city[1:]
+        elif company:
+            custom = (custom + ',"company":' + enc(company[0])) if custom else ('"company":' + enc(company[0]))
+        if custom:
+            parts.append(',"custom":{' + custom + "}")
+        ss, cb = self.t_sss[bits(16)]
+        t = self.t0 + int(self.tstep * i) + bits(18)  # + up to ~3 days
+        if t > T_END:
+            t = T_END
+        parts.append(ss + rfc3339(t) + cb)
+        r = self.rand()
+        if r < 0.88:
+            r /= 0.88
+            li = t + int((T_LAST - t) * (1.0 - r * r))
+            parts.append(',"last_interaction_at":"' + rfc3339(li if li > t + 60 else t + 60) + '"}')
+        else:
+            parts.append("}")
+        return "".join(parts), nm, ph, em, tags
 
     # -- reservoirs ----------------------------------------------------------------------------
-    def remember(self, p, rid, rec):
+    def remember(self, p, rid):
         p["id"] = rid
-        p["tags"] = rec.get("tags", [])
         p["dups"] = []
         if p["phones"] or p["emails"]:
             self.res_seen += 1
             if len(self.res) < self.res_cap:
                 self.res.append(p)
             else:
-                j = self.rng.randrange(self.res_seen)
+                j = self.below(self.res_seen)
                 if j < self.res_cap:
                     self.res[j] = p
         if p["company_email"]:
@@ -1070,16 +1157,17 @@ class Gen:
             if len(self.res_company) < 10000:
                 self.res_company.append(p)
             else:
-                j = self.rng.randrange(self.res_company_seen)
+                j = self.below(self.res_company_seen)
                 if j < 10000:
                     self.res_company[j] = p
 
     def sample_for_queries(self, rec, p):
+        _, name, _, emails, tags = rec
         q = self.qrng
         self.qres_seen += 1
         cap = max(4000, self.args.n_queries * 2)
-        item = (rec.get("name"), p["base"], p["first"], p["last"], [(x[0], x[1], x[2]) for x in p["phones"]],
-                rec.get("emails", []), rec.get("tags", []), p["company"], p["loc"])
+        item = (name, p["base"], p["first"], p["last"], [(x[0], x[1], x[2]) for x in p["phones"]],
+                emails or [], tags or [], p["company"], p["loc"])
         if len(self.qres) < cap:
             self.qres.append(item)
         else:
@@ -1185,7 +1273,7 @@ class Gen:
             if dom == "gmail.com" and r < 0.7:
                 if rand() < 0.5 and len(local.replace(".", "")) > 3:
                     plain = local.replace(".", "")
-                    k = 1 + self.rng.randrange(len(plain) - 1)
+                    k = 1 + self.below(len(plain) - 1)
                     nl = plain[:k] + "." + plain[k:]
                     if nl == local:
                         nl = plain
@@ -1207,7 +1295,7 @@ class Gen:
         if kind == "colleague_shared_domain":
             if not self.res_company:
                 return None
-            o = self.res_company[self.rng.randrange(len(self.res_company))]
+            o = self.res_company[self.below(len(self.res_company))]
             p = self.new_person(i, loc=o["loc"], company=o["company"], city_idx=o["city_idx"])
             if p["first"] == o["first"] or p["last"] == o["last"]:
                 return None
@@ -1222,7 +1310,7 @@ class Gen:
             return o, p, None
         if not self.res:
             return None
-        o = self.res[self.rng.randrange(len(self.res))]
+        o = self.res[self.below(len(self.res))]
         if kind == "namesake":
             if not o["last"]:
                 return None
@@ -1261,8 +1349,8 @@ class Gen:
         n = self.n
         dup_rate = self.args.dup_rate
         hard_rate = self.args.hard_rate
-        dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
         st = self.stats
+        loc_count = {loc: 0 for loc, _ in LOCALES}
         buf = []
         lab = []
         chunk = 10000
@@ -1273,15 +1361,13 @@ class Gen:
             if r < dup_rate and len(self.res) >= 20:
                 kind = self.t_dup[self.bits(TABLE_BITS)]
                 for _ in range(6):
-                    o = self.res[self.rng.randrange(len(self.res))]
+                    o = self.res[self.below(len(self.res))]
                     got = self.make_dup(i, o, kind)
                     if got:
                         break
                     kind = self.t_dup[self.bits(TABLE_BITS)]
                 if got:
                     rec, kind = got
-                    if not rec.get("name"):
-                        rec.pop("name", None)
                     st["dups"][kind] = st["dups"].get(kind, 0) + 1
                     if labels is not None:
                         lab.append("%s,%s,%s,1\n" % (o["id"], rid, kind))
@@ -1304,19 +1390,30 @@ class Gen:
                     st["hard"][kind] = st["hard"].get(kind, 0) + 1
                     if labels is not None:
                         lab.append("%s,%s,%s,0\n" % (o["id"], rid, kind))
-                    self.count_contact_points(rec)
+                    ph, em = rec[2], rec[3]
+                    if ph:
+                        st["with_phone"] += 1
+                        st["phones"] += len(ph)
+                    if em:
+                        st["with_email"] += 1
+                        st["emails"] += len(em)
                     if self.qrng is not None:
                         self.sample_for_queries(rec, p)
             if rec is None:
                 p = self.new_person(i)
-                rec = self.record(i, p)
-                self.remember(p, rid, rec)
-                st["fresh"] += 1
-                st["locale"][p["loc"]] = st["locale"].get(p["loc"], 0) + 1
-                self.count_contact_points(rec)
+                rec = self.record(i, p, rid=rid)
+                self.remember(p, rid)
+                loc_count[p["loc"]] += 1
+                ph, em = rec[2], rec[3]
+                if ph:
+                    st["with_phone"] += 1
+                    st["phones"] += len(ph)
+                if em:
+                    st["with_email"] += 1
+                    st["emails"] += len(em)
                 if self.qrng is not None:
                     self.sample_for_queries(rec, p)
-            buf.append(dumps(rec))
+            buf.append(rec[0])
             if len(buf) >= chunk:
                 out.write("\n".join(buf))
                 out.write("\n")
@@ -1330,18 +1427,9 @@ class Gen:
         if lab:
             labels.write("".join(lab))
         st["rows"] = n
+        st["fresh"] = sum(loc_count.values())
+        st["locale"] = {k: v for k, v in loc_count.items() if v}
         st["pairs"] = sum(st["dups"].values()) + sum(st["hard"].values()) + st["same_cluster"]
-
-    def count_contact_points(self, rec):
-        st = self.stats
-        ph = rec.get("phones")
-        if ph:
-            st["with_phone"] += 1
-            st["phones"] += len(ph)
-        em = rec.get("emails")
-        if em:
-            st["with_email"] += 1
-            st["emails"] += len(em)
 
     # -- queries -------------------------------------------------------------------------------
     def write_queries(self, f, nq):
@@ -1436,6 +1524,8 @@ class Gen:
 
 
 def main():
+    import gc
+    gc.disable()  # no reference cycles are made; the collector only costs time with the large reservoirs
     ap = argparse.ArgumentParser(description="Generate realistic multi-locale contacts as NDJSON (deterministic).")
     ap.add_argument("--n", type=int, required=True, help="number of contacts (rows)")
     ap.add_argument("--out", help="output NDJSON file (default: stdout)")

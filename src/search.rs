@@ -523,6 +523,11 @@ pub fn text_query(ctx: &Ctx<'_>, q: &str) -> Option<Box<dyn Query>> {
         if digits.len() <= crate::index::SUFFIX_MAX {
             clauses.push(konst(term_q(f.phone_suffix, &digits), b.phone_suffix));
         }
+        // a national number typed with its trunk prefix ("030 1234567", "06 12 34 56 78")
+        let trunkless = digits.trim_start_matches('0');
+        if trunkless.len() >= 6 && trunkless.len() < digits.len() {
+            clauses.push(konst(term_q(f.phone, trunkless), b.phone_exact));
+        }
         if let Some(e) = normalize::phone_query(q, ctx.region).and_then(|p| p.e164) {
             clauses.push(konst(term_q(f.phone, e.trim_start_matches('+')), b.phone_exact * 1.5));
         }
@@ -531,7 +536,34 @@ pub fn text_query(ctx: &Ctx<'_>, q: &str) -> Option<Box<dyn Query>> {
         }
         return Some(Box::new(BooleanQuery::new(clauses)));
     }
+    if let Some(e) = email_like(q) {
+        // a whole address or domain: matched as one term, or word by word
+        let f = ctx.fields;
+        let mut clauses = vec![konst(term_q(f.email, &e), b.email_exact * 1.5)];
+        if let Some(w) = words {
+            clauses.push((Occur::Should, w));
+        }
+        return Some(Box::new(BooleanQuery::new(clauses)));
+    }
     words
+}
+
+/// The lower-cased query when it looks like an email address or a domain (one word with `@`
+/// or a dot between letters).
+fn email_like(q: &str) -> Option<String> {
+    let t = q.trim();
+    if t.is_empty() || t.contains(char::is_whitespace) {
+        return None;
+    }
+    let lower = t.to_lowercase();
+    if lower.contains('@') {
+        return Some(lower.trim_start_matches("mailto:").to_string());
+    }
+    let labels: Vec<&str> = lower.split('.').collect();
+    let domainish = labels.len() >= 2
+        && labels.iter().all(|l| !l.is_empty() && l.chars().all(|c| c.is_alphanumeric() || c == '-'))
+        && labels.last().is_some_and(|l| l.chars().any(char::is_alphabetic));
+    domainish.then_some(lower)
 }
 
 /// Edits allowed for a query word of `n` characters: 1 from 4, 2 from 8.
