@@ -561,7 +561,9 @@ fn email_like(q: &str) -> Option<String> {
     }
     let labels: Vec<&str> = lower.split('.').collect();
     let domainish = labels.len() >= 2
-        && labels.iter().all(|l| !l.is_empty() && l.chars().all(|c| c.is_alphanumeric() || c == '-'))
+        && labels
+            .iter()
+            .all(|l| !l.is_empty() && l.chars().all(|c| c.is_alphanumeric() || c == '-'))
         && labels.last().is_some_and(|l| l.chars().any(char::is_alphabetic));
     domainish.then_some(lower)
 }

@@ -66,8 +66,19 @@ fn fixture() -> &'static Fixture {
 }
 
 fn ids(q: &str) -> Vec<String> {
-    let req = SearchRequest { q: Some(q.to_string()), limit: Some(10), ..Default::default() };
-    fixture().engine.search("rel", &req).expect("search").hits.into_iter().map(|h| h.id).collect()
+    let req = SearchRequest {
+        q: Some(q.to_string()),
+        limit: Some(10),
+        ..Default::default()
+    };
+    fixture()
+        .engine
+        .search("rel", &req)
+        .expect("search")
+        .hits
+        .into_iter()
+        .map(|h| h.id)
+        .collect()
 }
 
 /// The planted contact is the first hit.
@@ -76,7 +87,13 @@ macro_rules! top {
         #[test]
         fn $name() {
             let got = ids($q);
-            assert_eq!(got.first().map(String::as_str), Some($id), "query {:?} -> {:?}", $q, got);
+            assert_eq!(
+                got.first().map(String::as_str),
+                Some($id),
+                "query {:?} -> {:?}",
+                $q,
+                got
+            );
         }
     };
 }
@@ -87,7 +104,14 @@ macro_rules! within {
         #[test]
         fn $name() {
             let got = ids($q);
-            assert!(got.iter().take($n).any(|x| x == $id), "query {:?}: {:?} not in top {} of {:?}", $q, $id, $n, got);
+            assert!(
+                got.iter().take($n).any(|x| x == $id),
+                "query {:?}: {:?} not in top {} of {:?}",
+                $q,
+                $id,
+                $n,
+                got
+            );
         }
     };
 }
@@ -100,7 +124,14 @@ macro_rules! above {
             let got = ids($q);
             let pa = got.iter().position(|x| x == $a);
             let pb = got.iter().position(|x| x == $b).unwrap_or(usize::MAX);
-            assert!(pa.is_some_and(|pa| pa < pb), "query {:?}: {:?} should rank above {:?} in {:?}", $q, $a, $b, got);
+            assert!(
+                pa.is_some_and(|pa| pa < pb),
+                "query {:?}: {:?} should rank above {:?} in {:?}",
+                $q,
+                $a,
+                $b,
+                got
+            );
         }
     };
 }
@@ -111,7 +142,12 @@ macro_rules! none {
         #[test]
         fn $name() {
             let got = ids($q);
-            assert!(got.is_empty(), "query {:?} should match nothing, got {:?}", $q, got);
+            assert!(
+                got.is_empty(),
+                "query {:?} should match nothing, got {:?}",
+                $q,
+                got
+            );
         }
     };
 }
@@ -166,8 +202,18 @@ top!(phone_fr, "06 12 34 56 78", "francois");
 top!(phone_ru, "+7 (912) 345-67-89", "dmitry");
 top!(phone_cn, "138 0013 8000", "wang");
 top!(phone_jp, "090-1234-5678", "tanaka");
-above!(phone_owner_above_containing, "+55 11 98765-4321", "jose", "contains-distractor");
-above!(phone_owner_above_suffix_sharer, "98765-4321", "jose", "digits-distractor");
+above!(
+    phone_owner_above_containing,
+    "+55 11 98765-4321",
+    "jose",
+    "contains-distractor"
+);
+above!(
+    phone_owner_above_suffix_sharer,
+    "98765-4321",
+    "jose",
+    "digits-distractor"
+);
 // emails
 top!(email_full, "jose.silva@gmail.com", "jose");
 top!(email_any_case, "JOSE.SILVA@GMAIL.COM", "jose");
