@@ -342,11 +342,12 @@ for _r, _row in enumerate(QWERTY):
 
 EMOJI = ["🌸", "🙏", "⚽", "❤️", "😊", "🔥", "✨", "🌻", "💙", "👑", "🎶", "🍀", "😎", "🦋", "🌹", "💼", "🏠", "☀️", "🐶",
          "💪", "🇧🇷", "🇺🇸", "🇲🇽", "🌈", "⭐"]
-TITLES = {"pt_BR": ["Dr. ", "Dra. ", "Sr. ", "Sra. "], "en_US": ["Dr. ", "Mr. ", "Mrs. ", "Ms. "],
-          "en_GB": ["Dr ", "Mr ", "Mrs ", "Ms "], "es": ["Dr. ", "Dra. ", "Sr. ", "Lic. "],
-          "de": ["Dr. ", "Herr ", "Frau ", "Prof. Dr. "], "fr": ["Dr ", "M. ", "Mme "], "ru": ["Д-р "],
-          "ar": ["د. ", "م. "], "zh": ["Dr. "], "ja": ["Dr. "], "it": ["Dott. ", "Sig. ", "Sig.ra "],
-          "pl": ["Dr ", "Pan ", "Pani "]}
+TITLES = {  # (male, female)
+    "pt_BR": (["Dr. ", "Sr. "], ["Dra. ", "Sra. "]), "en_US": (["Dr. ", "Mr. "], ["Dr. ", "Mrs. ", "Ms. "]),
+    "en_GB": (["Dr ", "Mr "], ["Dr ", "Mrs ", "Ms "]), "es": (["Dr. ", "Sr. ", "Lic. "], ["Dra. ", "Sra. ", "Lic. "]),
+    "de": (["Dr. ", "Herr ", "Prof. Dr. "], ["Dr. ", "Frau "]), "fr": (["Dr ", "M. "], ["Dr ", "Mme "]),
+    "ru": (["Д-р "], ["Д-р "]), "ar": (["د. ", "م. "], ["د. ", "م. "]), "zh": (["Dr. "], ["Dr. "]),
+    "ja": (["Dr. "], ["Dr. "]), "it": (["Dott. ", "Sig. "], ["Dott.ssa ", "Sig.ra "]), "pl": (["Dr ", "Pan "], ["Dr ", "Pani "])}
 DEPARTMENTS = {"pt_BR": ["Vendas", "Financeiro", "Suporte", "Compras", "RH", "Comercial"],
                "en": ["Sales", "Billing", "Support", "Purchasing", "HR"],
                "es": ["Ventas", "Compras", "Soporte", "Facturación"], "de": ["Vertrieb", "Einkauf", "Buchhaltung"],
@@ -365,8 +366,8 @@ HANDLE_B = ["fox", "wolf", "star", "tiger", "ninja", "gamer", "rose", "flower", 
 # ----------------------------------------------------------------------------------------------
 # phones. A number range ("option") is (prefix, first-digit choices, free digits, area length).
 # Number for key k in an option: prefix + choices[v // 10**free] + str(v % 10**free), where v is a
-# bijection of k on [0, space): affine map, rotate the low `free` digits by half, affine map again
-# (so neighbouring rows do not get look-alike numbers) -> distinct keys give distinct numbers.
+# bijection of k on [0, space): two rounds of (affine map, rotate the low `free` digits by half),
+# then an affine map (so neighbouring rows do not get look-alike numbers) -> distinct keys give distinct numbers.
 # Options that share a prefix are the same object (one bijection). All ranges below were checked
 # against PhoneNumberMetadata.xml of the phonenumber crate (mobile or fixedLine, right length).
 
@@ -421,7 +422,8 @@ def opt(region, prefix, choices, free, alen):
 def phone_nsn(o, key):
     region, prefix, choices, free, alen, space, off, p10, fmt, ph, pfh = o
     hi, lo = divmod((key * MULT + off) % space, p10)
-    v = ((hi * p10 + (lo % ph) * pfh + lo // ph) * MULT2 + 982451653) % space
+    hi, lo = divmod(((hi * p10 + (lo % ph) * pfh + lo // ph) * MULT2 + 982451653) % space, p10)
+    v = ((hi * p10 + (lo % ph) * pfh + lo // ph) * MULT + 472882027) % space
     if choices:
         return prefix + choices[v // p10] + fmt % (v % p10)
     return prefix + fmt % v
@@ -464,9 +466,9 @@ CITIES = {
               ("Liverpool", 8, GB_MOB, [])],
     "es_MX": [("Ciudad de México", 50, [MX_OPTS["55"]], []), ("Guadalajara", 20, [MX_OPTS["33"]], []),
               ("Monterrey", 20, [MX_OPTS["81"]], []), ("Puebla", 10, [MX_OPTS["222"]], [])],
-    "es_ES": [("Madrid", 35, ES_MOB, [opt("ES", "91", "", 7, 2)]), ("Barcelona", 30, ES_MOB, [opt("ES", "93", "", 7, 2)]),
-              ("Valencia", 15, ES_MOB, [opt("ES", "96", "012345678", 6, 2)]),
-              ("Sevilla", 12, ES_MOB, [opt("ES", "95", "", 7, 2)]), ("Málaga", 8, ES_MOB, [])],
+    "es_ES": [("Madrid", 35, ES_MOB, [opt("ES", "91", "", 7, 3)]), ("Barcelona", 30, ES_MOB, [opt("ES", "93", "", 7, 3)]),
+              ("Valencia", 15, ES_MOB, [opt("ES", "96", "012345678", 6, 3)]),
+              ("Sevilla", 12, ES_MOB, [opt("ES", "95", "", 7, 3)]), ("Málaga", 8, ES_MOB, [])],
     "es_AR": [("Buenos Aires", 70, AR_MOB, []), ("Córdoba", 15, AR_MOB, []), ("Rosario", 15, AR_MOB, [])],
     "de": [("Berlin", 30, DE_MOB, [opt("DE", "30", "123456789", 7, 2)]),
            ("München", 20, DE_MOB, [opt("DE", "89", "123456789", 7, 2)]),
@@ -502,15 +504,37 @@ _PART_EXPR = {"n": "n", "a": "n[:al]", "a1": "n[1:al]", "r": "n[al:]", "r1": "n[
               "q0": "n[sp:sp+2]", "q1": "n[sp+2:]"}
 
 
+_compiled = {}
+
+
 def compile_template(tmpl, cc):
     """'+{cc} {a} {r1}-{r2}' -> function(nsn, area_len) -> str (same result as phone_parts + format)."""
+    if (tmpl, cc) in _compiled:
+        return _compiled[tmpl, cc]
     body = tmpl.replace("{cc}", cc)
     body = re.sub(r"\{(\w+)\}", lambda m: "{" + _PART_EXPR[m.group(1)] + "}", body)
     src = ("def f(n, al):\n    L = len(n) - al\n    sp = al + (L - 4 if L >= 7 else L // 2)\n"
            "    return f%r\n" % body)
     ns = {}
     exec(src, ns)
+    _compiled[tmpl, cc] = ns["f"]
     return ns["f"]
+
+
+def self_check_formats():
+    """Every template must keep every digit of every number range (catches a grouping that drops one)."""
+    for loc, cities in CITIES.items():
+        for city in cities:
+            for o in city[2] + city[3]:
+                region, alen = o[0], o[4]
+                cc = REGION_CC[region]
+                for key in (0, 1, 12345, 999999):
+                    nsn = phone_nsn(o, key)
+                    for _, tmpl, _ in REGION_FMTS[region]:
+                        out = compile_template(tmpl, cc)(nsn, alen)
+                        d = "".join(c for c in out if c.isdigit())
+                        if not d.endswith(nsn) or d[:-len(nsn)] not in ("", cc, "00" + cc, "0", "1", "8"):
+                            raise AssertionError("format %r of %s %s gives %r" % (tmpl, region, nsn, out))
 
 
 def phone_parts(nsn, alen):
@@ -702,6 +726,7 @@ class Gen:
             self.t_first[fam] = (make_table(m, zipf_weights(len(m), s)), make_table(f, zipf_weights(len(f), s)))
             self.t_last[fam] = make_table(l, zipf_weights(len(l), 1.0 if fam in ("pt_BR", "zh", "es") else 0.85))
         self.t_city = {loc: make_table(list(range(len(c))), [x[1] for x in c]) for loc, c in CITIES.items()}
+        self_check_formats()
         self.t_fmt = {r: make_table([(compile_template(t, REGION_CC[r]), nat) for _, t, nat in f], [w for w, _, _ in f])
                       for r, f in REGION_FMTS.items()}
         self.t_mail = {loc: pk(d) for loc, d in MAIL_DOMAINS.items()}
@@ -801,22 +826,21 @@ class Gen:
     def below(self, n):
         return int(self.rand() * n)
 
-    def fmt_phone(self, region, nsn, alen, national_ok=True, want=None):
-        """Write a number in one of its region's formats. want: None | 'intl' | 'national' | 'different:<text>'."""
+    def fmt_phone(self, region, nsn, alen, want=None, avoid=None):
+        """Write a number in one of its region's formats. want: None | 'intl' | 'national';
+        avoid: a spelling not to return (to write a known number differently)."""
         t = self.t_fmt[region]
-        if want is None:
+        if want is None and avoid is None:
             return t[self.bits(TABLE_BITS)][0](nsn, alen)
-        for _ in range(12):
+        for _ in range(20):
             fn, nat = t[self.bits(TABLE_BITS)]
-            if want == "intl" and nat:
-                continue
-            if want == "national" and not nat:
+            if (want == "intl" and nat) or (want == "national" and not nat):
                 continue
             s = fn(nsn, alen)
-            if want.startswith("different:") and s == want[10:]:
-                continue
-            return s
-        return "+" + REGION_CC[region] + nsn
+            if s != avoid:
+                return s
+        s = "+" + REGION_CC[region] + nsn
+        return s if s != avoid else "+" + REGION_CC[region] + " " + nsn
 
     def new_phone(self, key, city, loc):
         mobile, fixed = city[2], city[3]
@@ -837,22 +861,23 @@ class Gen:
     def unique_email(self, local, domain):
         """local@domain, or local + random digits when taken; the digit count grows with the number of
         earlier collisions on that address, so a popular name costs ~1 attempt, not a scan."""
-        e = local + "@" + domain
         used = self.used_emails
-        if e not in used:
-            used.add(e)
-            return e
-        c = self.email_collisions.get(e, 0) + 1
-        self.email_collisions[e] = c
+        # gmail ignores dots in the local part: maria.silva@ and mariasilva@ are one mailbox
+        key = (local.replace(".", "") if domain == "gmail.com" else local) + "@" + domain
+        if key not in used:
+            used.add(key)
+            return local + "@" + domain
+        c = self.email_collisions.get(key, 0) + 1
+        self.email_collisions[key] = c
         width = 2 if c < 25 else (3 if c < 250 else (4 if c < 2500 else 6))
         rand = self.rand
         while True:
             p10 = 10 ** width
             for _ in range(3):
-                cand = "%s%0*d@%s" % (local, width, int(rand() * p10), domain)
-                if cand not in used:
-                    used.add(cand)
-                    return cand
+                suffix = "%0*d@%s" % (width, int(rand() * p10), domain)
+                if key[:-len(domain) - 1] + suffix not in used:
+                    used.add(key[:-len(domain) - 1] + suffix)
+                    return local + suffix
             width += 1
 
     def email_local(self, first, last):
@@ -908,12 +933,13 @@ class Gen:
     # -- names ---------------------------------------------------------------------------------
     def new_name(self, loc, female=None, last=None):
         fam = FAMILY[loc]
+        bits = self.bits
         if female is None:
-            female = self.rand() < 0.5
-        first = self.pick(self.t_first[fam][1 if female else 0])
+            female = bits(1) == 1
+        first = self.t_first[fam][1 if female else 0][bits(16)]
         given_last = last
         if last is None:
-            last = self.pick(self.t_last[fam])
+            last = self.t_last[fam][bits(16)]
             r = self.rand()
             if fam == "pt_BR":
                 if r < 0.25:
@@ -985,7 +1011,7 @@ class Gen:
         if r < 0.80:
             return first
         if r < 0.86:
-            return self.choice(TITLES[loc if loc in TITLES else fam]) + name
+            return self.choice(TITLES[loc if loc in TITLES else fam][1 if p["female"] else 0]) + name
         if r < 0.92 and first in NICKNAMES:
             return self.choice(NICKNAMES[first]) + (" " + p["last"] if self.rand() < 0.5 else "")
         if r < 0.96:
@@ -1042,16 +1068,17 @@ class Gen:
     # -- a fresh person ------------------------------------------------------------------------
     def new_person(self, i, loc=None, last=None, female=None, city_idx=None, company=None):
         rand = self.rand
+        bits = self.bits
         if loc is None:
-            loc = self.pick(self.t_locale)
+            loc = self.t_locale[bits(16)]
         fam, female, first, middle, lastn = self.new_name(loc, female=female, last=last)
         base = self.compose(fam, first, middle, lastn)
         cities = CITIES[loc]
         if city_idx is None:
-            city_idx = self.pick(self.t_city[loc])
+            city_idx = self.t_city[loc][bits(16)]
         city = cities[city_idx]
-        if company is None and rand() < 0.5:
-            company = self.pick(self.t_company[loc])
+        if company is None and bits(1):
+            company = self.t_company[loc][bits(16)]
         p = {"loc": loc, "fam": fam, "female": female, "first": first, "middle": middle, "last": lastn,
              "base": base, "city_idx": city_idx, "company": company, "phones": [], "emails": [], "company_email": None}
         # phones: 10 % none, 70 % one, 20 % two -- keys 2i, 2i+1 are unique to this row
@@ -1257,8 +1284,7 @@ class Gen:
                 return None
             ph = []
             for x in o["phones"]:
-                want = "national" if rand() < 0.5 else "different:" + x[3]
-                ph.append(self.fmt_phone(x[0], x[1], x[2], want=want if want == "national" else want))
+                ph.append(self.fmt_phone(x[0], x[1], x[2], want="national" if rand() < 0.5 else None, avoid=x[3]))
             if len(ph) > 1 and rand() < 0.5:
                 ph = ph[:1]
             em = emails if rand() < 0.4 else []
@@ -1301,7 +1327,7 @@ class Gen:
                 return None
             # make sure the colleague's mail is on the company domain
             dom = o["company"][1]
-            if not any(e.endswith("@" + dom) for e in p["emails"]):
+            if not any(e.lower().endswith("@" + dom) for e in p["emails"]):
                 f = ascii_token(p["first"].split(" ")[0].split("-")[0]) or "contato"
                 l = ascii_token(p["last"].split(" ")[-1]) or "x"
                 e = self.unique_email(f + "." + l if rand() < 0.6 else f, dom)
@@ -1542,8 +1568,10 @@ def main():
         ap.error("--n must be >= 1")
     if not (0 <= args.dup_rate <= 0.5) or not (0 <= args.hard_rate <= 0.3):
         ap.error("--dup-rate must be in [0, 0.5] and --hard-rate in [0, 0.3]")
-    if 2 * args.n + 2 > 10 ** 7:
-        print("note: above 5M rows some phone ranges (10^7 numbers) may repeat numbers", file=sys.stderr)
+    smallest = min(o[5] for cities in CITIES.values() for c in cities for o in c[2] + c[3])
+    if 2 * args.n + 2 > smallest:
+        print("note: above %d rows the smallest phone range (%d numbers) may repeat a number" % (smallest // 2 - 1, smallest),
+              file=sys.stderr)
 
     t0 = time.time()
     g = Gen(args)

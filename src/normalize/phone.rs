@@ -304,8 +304,21 @@ fn checked(n: PhoneNumber) -> Option<(PhoneNumber, bool)> {
     if e164_of(&n).len() <= MIN_DIGITS {
         return None;
     }
-    let valid = phonenumber::is_valid(&n);
+    let valid = plausible(&n);
     Some((n, valid))
+}
+
+/// Validity by the country's general number pattern and possible lengths (libphonenumber's
+/// "general description"): one regex per country. `phonenumber::is_valid` also classifies the
+/// number type with up to ten more regexes per country; on mixed-country data those overflow
+/// the crate's 100-entry regex cache and nearly every call recompiles regexes (measured here:
+/// ~1,000 contacts/s instead of ~25,000).
+fn plausible(n: &PhoneNumber) -> bool {
+    let national = n.national().to_string();
+    let Some(metas) = DATABASE.by_code(&n.code().value()) else {
+        return false;
+    };
+    metas.iter().any(|m| m.descriptors().general().is_match(&national))
 }
 
 /// E.164 of a parsed number: `+`, country code, national significant number.
