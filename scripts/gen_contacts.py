@@ -22,10 +22,12 @@ What it makes
     dashes, parentheses (plus a few Arabic-Indic / full-width digit spellings). National forms
     without a country code are mostly Brazilian: give the workspace default_region BR to have them
     normalised. Every fresh contact's phone is unique (a bijection of the row number per number
-    range), so a shared phone only ever comes from a planted pair.
+    range; guaranteed up to ~3M rows, a note is printed above), so a shared phone only ever comes
+    from a planted pair. GB mobiles use 71xx/72xx/73xx/79[0245-8]x: "+44 7911 123456" is NOT valid
+    in this metadata (only 7911 0/2/8 are), and 07700 900xxx is the fiction range.
   * Emails (~70 %): derived from the (ASCII-folded / romanised) name or a random handle; gmail,
     hotmail, yahoo, outlook, uol.com.br, locale providers, or the contact's company domain;
-    sometimes mixed case. Unique across fresh contacts.
+    sometimes mixed case. Unique across fresh contacts (gmail compared without dots).
   * tags (0-3), custom fields (customer_tier, lifetime_value, contract_renewal_date, newsletter,
     preferred_products, company, city; each ~50 %), source, status, created_at (2022-2025, grows
     with the row number), created_by, last_interaction_at (after created_at).
@@ -39,6 +41,9 @@ What it makes
   * --labels FILE: CSV id_a,id_b,kind,is_duplicate for every planted pair (1 = same person).
   * --queries FILE: ~2,000 inbox-style queries drawn from the data (name prefixes, full names,
     names with a typo, phones in several formats, last 4 digits, emails, email domains, tags, ...).
+
+Check an output with scripts/check_contacts.py FILE --labels L --queries Q.
+Speed: ~25-35 us per row in CPython 3.11 (1M rows ~30-45 s on a loaded 2-core VM), ~400 MB RSS at 1M.
 """
 
 import argparse
@@ -564,10 +569,6 @@ def build_companies(templates, surnames, fixed, tld, top=30):
         for s in surnames[:top]:
             out.append((t.format(L=s), company_domain(t.format(L=s), tld)))
     return out
-
-
-def latin_or_roman(s):
-    return ROMAN.get(s, s)
 
 
 COMPANIES = {
@@ -1471,7 +1472,7 @@ class Gen:
         self.rng = q  # typo()/fmt_phone() draw from the query generator
         self.bits, self.rand = q.getrandbits, q.random
         out = []
-        seen = set()
+        seen = {}
         tries = 0
         while len(out) < nq and tries < nq * 30:
             tries += 1
@@ -1539,9 +1540,10 @@ class Gen:
             if not s:
                 continue
             s = " ".join(s.replace("\t", " ").split())
-            if not s or (s in seen and kind not in ("tag", "email_domain", "last4")):
+            # a few repeats are realistic for short generic queries ("vip", "gmail.com"), not for the rest
+            if not s or seen.get(s, 0) >= (3 if kind in ("tag", "email_domain", "last4") else 1):
                 continue
-            seen.add(s)
+            seen[s] = seen.get(s, 0) + 1
             out.append(s)
         self.rng = saved
         self.bits, self.rand = saved.getrandbits, saved.random

@@ -101,6 +101,14 @@ pub fn app(state: AppState) -> Router {
                 .delete(delete_contact),
         )
         .route("/v1/workspaces/{ws}/search", post(search))
+        .route("/v1/workspaces/{ws}/dedup/jobs", post(start_dedup))
+        .route(
+            "/v1/workspaces/{ws}/dedup/jobs/{job}",
+            get(get_dedup_job).delete(cancel_dedup_job),
+        )
+        .route("/v1/workspaces/{ws}/duplicates", get(list_duplicates))
+        .route("/v1/workspaces/{ws}/duplicates/reject", post(reject_duplicates))
+        .route("/v1/workspaces/{ws}/contacts/{id}/duplicates", get(contact_duplicates))
         .route("/metrics", get(metrics))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth));
     Router::new()
@@ -576,6 +584,85 @@ async fn search(
     let req: SearchRequest = read_json(body, st.engine.cfg.server.max_body_bytes).await?;
     let e = st.engine.clone();
     Ok(Json(blocking(move || e.search(&ws, &req)).await?))
+}
+
+async fn start_dedup(State(st): State<AppState>, Path(ws): Path<String>) -> ApiResult<Response> {
+    let e = st.engine.clone();
+    let job = blocking(move || e.start_dedup_job(&ws)).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"job_id": job.id, "status": job.status()})),
+    )
+        .into_response())
+}
+
+async fn get_dedup_job(State(st): State<AppState>, Path((ws, job)): Path<(String, String)>) -> ApiResult<Json<Value>> {
+    let e = st.engine.clone();
+    Ok(Json(blocking(move || e.dedup_job(&ws, &job)).await?.to_json()))
+}
+
+async fn cancel_dedup_job(
+    State(st): State<AppState>,
+    Path((ws, job)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let e = st.engine.clone();
+    let j = blocking(move || e.cancel_dedup_job(&ws, &job)).await?;
+    Ok(Json(j.to_json()))
+}
+
+fn usize_param(q: &HashMap<String, String>, name: &str, default: usize, max: usize) -> ApiResult<usize> {
+    match q.get(name) {
+        None => Ok(default),
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if n <= max => Ok(n),
+            _ => Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                format!("{name}={v:?}: use a number up to {max}"),
+            )),
+        },
+    }
+}
+
+/// `GET …/duplicates?limit=&cursor=`: the last dedup job's proposals that still stand.
+async fn list_duplicates(
+    State(st): State<AppState>,
+    Path(ws): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Json<Value>> {
+    let limit = usize_param(&q, "limit", 50, 1000)?;
+    let offset = usize_param(&q, "cursor", 0, usize::MAX)?;
+    let e = st.engine.clone();
+    let (clusters, next, total) = blocking(move || e.duplicates(&ws, offset, limit.max(1))).await?;
+    Ok(Json(
+        json!({"clusters": clusters, "next_cursor": next.map(|n| n.to_string()), "total_proposed": total}),
+    ))
+}
+
+async fn contact_duplicates(
+    State(st): State<AppState>,
+    Path((ws, id)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Json<Value>> {
+    let limit = usize_param(&q, "limit", 10, 100)?;
+    let e = st.engine.clone();
+    let id2 = id.clone();
+    let found = blocking(move || e.contact_duplicates(&ws, &id2, limit)).await?;
+    Ok(Json(json!({"id": id, "duplicates": found})))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RejectBody {
+    ids: Vec<String>,
+}
+
+async fn reject_duplicates(State(st): State<AppState>, Path(ws): Path<String>, body: Body) -> ApiResult<Json<Value>> {
+    let b: RejectBody = read_json(body, st.engine.cfg.server.max_body_bytes).await?;
+    let e = st.engine.clone();
+    let ids = b.ids.clone();
+    blocking(move || e.reject_duplicates(&ws, &ids)).await?;
+    Ok(Json(json!({"rejected": b.ids})))
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves; in-flight requests finish first

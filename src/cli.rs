@@ -83,6 +83,31 @@ pub enum Command {
         #[arg(long)]
         filter: Option<String>,
     },
+    /// Batch duplicate detection over a workspace, with a progress bar; writes the pairs
+    /// (`id_a,id_b,score`) and clusters (`id,cluster_id`) as CSV and stores the proposals.
+    Dedup {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        workspace: String,
+        /// Pairs CSV (default: pairs.csv).
+        #[arg(long, default_value = "pairs.csv")]
+        out: PathBuf,
+        /// Clusters CSV (default: clusters.csv).
+        #[arg(long, default_value = "clusters.csv")]
+        clusters: PathBuf,
+        /// Match probability for proposals (default: the config's dedup.threshold).
+        #[arg(long)]
+        threshold: Option<f64>,
+        /// Also write pairs scoring from this probability up (for precision/recall curves).
+        #[arg(long)]
+        min_score: Option<f64>,
+        #[arg(long)]
+        quiet: bool,
+        /// Rayon threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+    },
     /// Rebuild the index from the store.
     Reindex {
         #[command(flatten)]
@@ -191,6 +216,66 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             }
             out.flush().map_err(|e| CliError::Io("stdout".into(), e))?;
             engine.shutdown()?;
+            Ok(())
+        }
+        Command::Dedup {
+            common,
+            workspace,
+            out,
+            clusters,
+            threshold,
+            min_score,
+            quiet,
+            threads,
+        } => {
+            let (cfg, dir) = load(&common)?;
+            if let Some(t) = threads {
+                let _ = rayon::ThreadPoolBuilder::new().num_threads(t.max(1)).build_global();
+            }
+            let engine = open_ready(&dir, cfg)?;
+            let progress = crate::dedup::Progress::default();
+            let cancel = std::sync::atomic::AtomicBool::new(false);
+            let pb = if quiet {
+                ProgressBar::hidden()
+            } else {
+                ProgressBar::new(1000)
+            };
+            pb.set_style(
+                ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {percent}% {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            let run = std::thread::scope(|sc| {
+                let h = sc.spawn(|| engine.run_dedup(&workspace, threshold, min_score, &progress, &cancel));
+                while !h.is_finished() {
+                    pb.set_position((progress.fraction() * 1000.0) as u64);
+                    pb.set_message(progress.stage_name());
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                h.join()
+                    .unwrap_or_else(|_| Err(crate::engine::EngineError::Unavailable("dedup panicked".into())))
+            })?;
+            pb.finish_and_clear();
+            let mut w = csv::Writer::from_path(&out).map_err(|e| CliError::Io(out.display().to_string(), e.into()))?;
+            let _ = w.write_record(["id_a", "id_b", "score"]);
+            for p in &run.result.pairs {
+                let _ = w.write_record([
+                    run.records[p.a as usize].id.as_str(),
+                    run.records[p.b as usize].id.as_str(),
+                    &p.scored.score.to_string(),
+                ]);
+            }
+            w.flush().map_err(|e| CliError::Io(out.display().to_string(), e))?;
+            let mut w = csv::Writer::from_path(&clusters)
+                .map_err(|e| CliError::Io(clusters.display().to_string(), e.into()))?;
+            let _ = w.write_record(["id", "cluster_id"]);
+            for (ci, members) in run.result.clusters.iter().enumerate() {
+                for m in members {
+                    let _ = w.write_record([run.records[*m as usize].id.as_str(), &format!("k{ci:07}")]);
+                }
+            }
+            w.flush().map_err(|e| CliError::Io(clusters.display().to_string(), e))?;
+            engine.shutdown()?;
+            println!("{}", run.summary);
             Ok(())
         }
         Command::Reindex { common } => {

@@ -30,6 +30,7 @@ pub struct Config {
     pub search: SearchConfig,
     /// Custom field definitions every workspace starts with.
     pub fields: BTreeMap<String, FieldDefConfig>,
+    pub dedup: DedupConfig,
 }
 
 impl Default for Config {
@@ -41,6 +42,7 @@ impl Default for Config {
             index: IndexConfig::default(),
             search: SearchConfig::default(),
             fields: BTreeMap::new(),
+            dedup: DedupConfig::default(),
         }
     }
 }
@@ -180,6 +182,157 @@ impl Default for Boosts {
     }
 }
 
+/// One comparison level: m = P(level | same person), u = P(level | different people).
+/// Its weight is log2(m / u).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Level {
+    pub m: f64,
+    pub u: f64,
+}
+
+const fn lv(m: f64, u: f64) -> Level {
+    Level { m, u }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NameLevels {
+    /// Same words in any order (u is raised to the share of contacts with its rarest word).
+    pub exact: Level,
+    /// Jaro-Winkler of the sorted words ≥ `typo_jw`.
+    pub typo: Level,
+    /// One name's words all within the other's (first name only, nickname).
+    pub partial: Level,
+    /// Jaro-Winkler ≥ `similar_jw`.
+    pub similar: Level,
+    pub different: Level,
+    pub typo_jw: f64,
+    pub similar_jw: f64,
+}
+
+impl Default for NameLevels {
+    fn default() -> Self {
+        NameLevels {
+            exact: lv(0.55, 0.0001),
+            typo: lv(0.15, 0.002),
+            partial: lv(0.15, 0.01),
+            similar: lv(0.08, 0.02),
+            different: lv(0.005, 0.967),
+            typo_jw: 0.93,
+            similar_jw: 0.85,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PhoneLevels {
+    /// A shared E.164 (u is multiplied by how many other contacts share it).
+    pub exact: Level,
+    /// Same last 8 digits (one side unparsed or without country code).
+    pub last8: Level,
+    pub different: Level,
+}
+
+impl Default for PhoneLevels {
+    fn default() -> Self {
+        PhoneLevels {
+            exact: lv(0.7, 0.00001),
+            last8: lv(0.05, 0.0005),
+            different: lv(0.3, 0.99),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmailLevels {
+    /// Same canonical address (case, gmail dots and +tags ignored).
+    pub exact: Level,
+    /// Same local part at another domain.
+    pub local: Level,
+    pub different: Level,
+}
+
+impl Default for EmailLevels {
+    fn default() -> Self {
+        EmailLevels {
+            exact: lv(0.6, 0.00001),
+            local: lv(0.05, 0.001),
+            different: lv(0.3, 0.99),
+        }
+    }
+}
+
+/// A custom field compared for dedup (`custom.<key>`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomRule {
+    pub key: String,
+    /// `exact` or `jaro_winkler`.
+    #[serde(default = "default_comparator")]
+    pub comparator: String,
+    /// Also use the value as a blocking key (for identifiers: document numbers, CPF).
+    #[serde(default)]
+    pub block: bool,
+    pub exact: Level,
+    #[serde(default = "default_similar")]
+    pub similar: Level,
+    pub different: Level,
+    #[serde(default = "default_similar_jw")]
+    pub similar_jw: f64,
+}
+
+fn default_comparator() -> String {
+    "exact".into()
+}
+fn default_similar() -> Level {
+    lv(0.1, 0.01)
+}
+fn default_similar_jw() -> f64 {
+    0.9
+}
+
+/// Duplicate detection rules.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DedupConfig {
+    /// Match probability at or above which a pair is proposed.
+    pub threshold: f64,
+    /// The on-demand check lists candidates from this probability up.
+    pub suggest_threshold: f64,
+    /// Prior probability that a candidate pair is the same person.
+    pub prior: f64,
+    /// Blocks larger than this are compared by sorted neighbourhood, not all pairs.
+    pub max_block: usize,
+    /// Neighbourhood size inside a huge block.
+    pub window: usize,
+    /// Largest cluster proposed.
+    pub max_cluster: usize,
+    pub name: NameLevels,
+    pub phone: PhoneLevels,
+    pub email: EmailLevels,
+    pub custom: Vec<CustomRule>,
+}
+
+impl Default for DedupConfig {
+    fn default() -> Self {
+        DedupConfig {
+            threshold: 0.9,
+            suggest_threshold: 0.5,
+            prior: 0.01,
+            max_block: 64,
+            window: 8,
+            max_cluster: 20,
+            name: NameLevels::default(),
+            phone: PhoneLevels::default(),
+            email: EmailLevels::default(),
+            custom: Vec::new(),
+        }
+    }
+}
+
 /// A default custom field definition as written in the config file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -252,6 +405,25 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "index.writer_threads must be ≥ 1 and index.writer_memory_mb ≥ 16".into(),
             ));
+        }
+        let d = &self.dedup;
+        let ok = (0.0..=1.0).contains(&d.threshold)
+            && d.prior > 0.0
+            && d.prior < 1.0
+            && d.max_block >= 2
+            && d.max_cluster >= 2;
+        if !ok {
+            return Err(ConfigError::Invalid(
+                "dedup: threshold must be in [0, 1], prior in (0, 1), max_block and max_cluster ≥ 2".into(),
+            ));
+        }
+        for r in &d.custom {
+            if r.comparator != "exact" && r.comparator != "jaro_winkler" {
+                return Err(ConfigError::Invalid(format!(
+                    "dedup.custom {}: comparator {:?} is not exact or jaro_winkler",
+                    r.key, r.comparator
+                )));
+            }
         }
         if self.search.max_limit == 0 || self.search.default_limit > self.search.max_limit {
             return Err(ConfigError::Invalid(

@@ -31,6 +31,9 @@ use crate::model::{
 use crate::search::{self, SearchError, SearchRequest};
 use crate::store::{ChangeSet, Op, Store, StoreError};
 
+mod dedup;
+pub use dedup::{DedupRun, Job};
+
 /// Engine errors. `Validation`, `NotFound`, `BadRequest`, `Conflict` and `Search(BadRequest)`
 /// are the client's; the rest are internal.
 #[derive(Debug, thiserror::Error)]
@@ -136,6 +139,7 @@ pub struct Engine {
     control: Sender<Control>,
     indexer: std::sync::Mutex<Option<JoinHandle<()>>>,
     pub metrics: Arc<Metrics>,
+    jobs: std::sync::Mutex<HashMap<String, Arc<Job>>>,
 }
 
 const BULK_CHUNK: usize = 2000;
@@ -148,7 +152,7 @@ impl Engine {
         let cfg = Arc::new(cfg);
         std::fs::create_dir_all(data_dir)
             .map_err(|e| EngineError::Unavailable(format!("cannot create data dir {}: {e}", data_dir.display())))?;
-        let store = Arc::new(Store::open(&data_dir.join("store"), 256)?);
+        let store = Arc::new(Store::open(&data_dir.join("store"), 64)?);
         let opened = index::open(
             &data_dir.join("index"),
             cfg.index.writer_memory_mb,
@@ -161,7 +165,7 @@ impl Engine {
             wanted: AtomicU64::new(0),
             ready: AtomicBool::new(false),
         });
-        let (change_tx, change_rx) = crossbeam_channel::bounded::<ChangeSet>(64);
+        let (change_tx, change_rx) = crossbeam_channel::bounded::<ChangeSet>(8);
         let (control_tx, control_rx) = crossbeam_channel::unbounded();
         store.set_listener(change_tx);
         let ws_cache = Arc::new(RwLock::new(HashMap::new()));
@@ -189,6 +193,7 @@ impl Engine {
             control: control_tx,
             indexer: std::sync::Mutex::new(Some(handle)),
             metrics,
+            jobs: std::sync::Mutex::new(HashMap::new()),
         })
     }
 

@@ -7,6 +7,7 @@
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod dedup;
 pub mod engine;
 pub mod index;
 pub mod metrics;

@@ -1260,6 +1260,60 @@ pub fn run(index: &SearchIndex, ctx: &Ctx<'_>, req: &SearchRequest) -> SResult<O
     })
 }
 
+/// Candidate duplicates of a record from the index: contacts of the workspace sharing a
+/// phone or an email, or whose name matches every word of this one (exactly or with one
+/// typo, any order). Best `limit` by score.
+pub fn duplicate_candidates(
+    index: &SearchIndex,
+    ws: &str,
+    r: &crate::dedup::Record,
+    limit: usize,
+) -> Result<Vec<String>, SearchError> {
+    let f = &index.fields;
+    let mut should: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    for p in &r.phones {
+        should.push(konst(term_q(f.phone, p.trim_start_matches('+')), 10.0));
+    }
+    for e in &r.emails {
+        should.push(konst(term_q(f.email, e), 10.0));
+    }
+    if !r.name_tokens.is_empty() {
+        let words: Vec<(Occur, Box<dyn Query>)> = r
+            .name_tokens
+            .iter()
+            .map(|t| {
+                let d = typo_distance(t.chars().count()).min(1);
+                let q: Box<dyn Query> = if d > 0 {
+                    Box::new(FuzzyTermQuery::new(term(f.name, t), d, true))
+                } else {
+                    term_q(f.name, t)
+                };
+                (Occur::Must, q)
+            })
+            .collect();
+        should.push(konst(Box::new(BooleanQuery::new(words)), 5.0));
+    }
+    if should.is_empty() {
+        return Ok(Vec::new());
+    }
+    let query = BooleanQuery::new(vec![
+        (Occur::Must, term_q(f.ws, ws)),
+        (Occur::Must, Box::new(BooleanQuery::new(should))),
+    ]);
+    let collector = TopCollector {
+        specs: vec![SortKeySpec {
+            field: SortField::Score,
+            desc: true,
+        }],
+        limit: limit.max(1),
+        after: None,
+        facets: Vec::new(),
+        scoring: true,
+    };
+    let fruit = index.searcher().search(&query, &collector)?;
+    Ok(fruit.hits.into_iter().map(|h| h.id).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,8 @@
 //! | `w` ws                   | workspace settings (JSON)              |
 //! | `f` ws `\0` key          | custom field definition (JSON)         |
 //! | `c` ws `\0` id           | contact (JSON)                          |
+//! | `x` ws `\0` n (u32 BE)   | duplicate proposal n of the last job   |
+//! | `r` ws `\0` a `\0` b     | rejected pair (a < b)                  |
 //! | `l` seq (u64 BE)         | change-log entry: the (ws, id)s written |
 //! | `m` name                 | metadata: `seq`, `format`              |
 //!
@@ -52,10 +54,33 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 /// One mutation inside a [`Store::commit`].
 #[derive(Debug, Clone)]
 pub enum Op {
-    PutSettings { ws: String, settings: WorkspaceSettings },
-    PutField { ws: String, def: FieldDef },
-    PutContact { ws: String, contact: Arc<Contact> },
-    DeleteContact { ws: String, id: String },
+    PutSettings {
+        ws: String,
+        settings: WorkspaceSettings,
+    },
+    PutField {
+        ws: String,
+        def: FieldDef,
+    },
+    PutContact {
+        ws: String,
+        contact: Arc<Contact>,
+    },
+    DeleteContact {
+        ws: String,
+        id: String,
+    },
+    /// Replaces the workspace's duplicate proposals (JSON documents, in order).
+    ReplaceProposals {
+        ws: String,
+        proposals: Vec<Vec<u8>>,
+    },
+    /// Records that two contacts are not the same person.
+    PutRejection {
+        ws: String,
+        a: String,
+        b: String,
+    },
 }
 
 /// What a committed batch changed, as handed to the change listener in sequence order.
@@ -245,6 +270,25 @@ impl Store {
                     logged.push((ws.clone(), id.clone()));
                     changed.push((ws, id, None));
                 }
+                Op::ReplaceProposals { ws, proposals } => {
+                    let mut p = ws_key(b'x', &ws, None);
+                    p.push(0);
+                    for k in self.db.scan_prefix(&p).keys() {
+                        batch.remove(k.map_err(StoreError::from)?);
+                    }
+                    for (i, doc) in proposals.into_iter().enumerate() {
+                        let mut k = p.clone();
+                        k.extend_from_slice(&(i as u32).to_be_bytes());
+                        batch.insert(k, doc);
+                    }
+                }
+                Op::PutRejection { ws, a, b } => {
+                    let (a, b) = if a < b { (a, b) } else { (b, a) };
+                    let mut k = ws_key(b'r', &ws, Some(&a));
+                    k.push(0);
+                    k.extend_from_slice(b.as_bytes());
+                    batch.insert(k, &b""[..]);
+                }
             }
         }
         if !logged.is_empty() {
@@ -342,6 +386,18 @@ impl Store {
         })
     }
 
+    /// Number of contacts in a workspace (a key scan; no values decoded).
+    pub fn count_contacts(&self, ws: &str) -> Result<usize> {
+        let mut p = ws_key(b'c', ws, None);
+        p.push(0);
+        let mut n = 0;
+        for kv in self.db.scan_prefix(&p).keys() {
+            kv?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
     /// Iterates every contact of every workspace as (workspace, contact).
     pub fn all_contacts(&self) -> impl Iterator<Item = Result<(String, Contact)>> + '_ {
         self.db.scan_prefix(b"c").map(|kv| {
@@ -351,6 +407,35 @@ impl Store {
             let ws = String::from_utf8_lossy(&rest[..ws_end]).into_owned();
             Ok((ws, decode(&k, &v)?))
         })
+    }
+
+    /// The workspace's duplicate proposals (raw JSON), in order.
+    pub fn proposals(&self, ws: &str) -> Result<Vec<Vec<u8>>> {
+        let mut p = ws_key(b'x', ws, None);
+        p.push(0);
+        let mut out = Vec::new();
+        for kv in self.db.scan_prefix(&p) {
+            out.push(kv?.1.to_vec());
+        }
+        Ok(out)
+    }
+
+    /// The workspace's rejected pairs, each as (smaller id, larger id).
+    pub fn rejections(&self, ws: &str) -> Result<std::collections::HashSet<(String, String)>> {
+        let mut p = ws_key(b'r', ws, None);
+        p.push(0);
+        let mut out = std::collections::HashSet::new();
+        for kv in self.db.scan_prefix(&p) {
+            let (k, _) = kv?;
+            let rest = &k[p.len()..];
+            if let Some(pos) = rest.iter().position(|b| *b == 0) {
+                out.insert((
+                    String::from_utf8_lossy(&rest[..pos]).into_owned(),
+                    String::from_utf8_lossy(&rest[pos + 1..]).into_owned(),
+                ));
+            }
+        }
+        Ok(out)
     }
 
     /// Change-log entries after `seq`, in order: (sequence, [(ws, id)]).

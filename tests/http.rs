@@ -614,3 +614,134 @@ fn urlencode(s: &str) -> String {
         })
         .collect()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dedup_job_proposals_on_demand_and_rejections() {
+    let s = Server::start().await;
+    s.req(
+        "PUT",
+        "/v1/workspaces/d/settings",
+        Some(json!({"default_region": "BR"})),
+    )
+    .await;
+    let docs = [
+        json!({"id": "a1", "name": "Fernanda Oliveira", "phones": ["+55 21 99876-1234"], "emails": ["fernanda.oliveira@gmail.com"]}),
+        json!({"id": "a2", "name": "Fernada Oliveira", "emails": ["Fernanda.Oliveira+loja@gmail.com"]}),
+        json!({"id": "b1", "name": "Robert Johnson", "phones": ["+1 415 555 2671"]}),
+        json!({"id": "b2", "name": "Bob", "phones": ["+1 (415) 555-2671"]}),
+        json!({"id": "f1", "name": "Maria Souza", "phones": ["+55 11 91111-2222"]}),
+        json!({"id": "f2", "name": "Joaquim Souza", "phones": ["+55 11 91111-2222"]}),
+        json!({"id": "n1", "name": "Maria Silva", "emails": ["m1@x.com"]}),
+        json!({"id": "n2", "name": "Maria Silva", "emails": ["m2@y.com"]}),
+    ];
+    let body: String = docs.iter().map(|d| format!("{d}\n")).collect();
+    let (st, v) = s
+        .raw(
+            "POST",
+            "/v1/workspaces/d/contacts/bulk?refresh=true",
+            body.into_bytes(),
+            "application/x-ndjson",
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+
+    // on demand
+    let (st, v) = s.req("GET", "/v1/workspaces/d/contacts/b2/duplicates", None).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["duplicates"][0]["id"], "b1", "{v}");
+    assert!(v["duplicates"][0]["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["field"] == "phones" && r["level"] == "exact"));
+    let (_, v) = s.req("GET", "/v1/workspaces/d/contacts/f1/duplicates", None).await;
+    assert!(
+        v["duplicates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["proposed"] == false),
+        "family is not proposed: {v}"
+    );
+
+    // batch job
+    let (st, v) = s.req("POST", "/v1/workspaces/d/dedup/jobs", None).await;
+    assert_eq!(st, 202, "{v}");
+    let job = v["job_id"].as_str().unwrap().to_string();
+    let mut status = serde_json::Value::Null;
+    for _ in 0..200 {
+        let (_, v) = s.req("GET", &format!("/v1/workspaces/d/dedup/jobs/{job}"), None).await;
+        status = v.clone();
+        if v["status"] == "done" || v["status"] == "failed" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(status["status"], "done", "{status}");
+    assert_eq!(status["progress"]["fraction"], 1.0);
+    let (_, v) = s.req("GET", "/v1/workspaces/d/duplicates", None).await;
+    let clusters: Vec<Vec<String>> = v["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            c["members"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m.as_str().unwrap().to_string())
+                .collect()
+        })
+        .collect();
+    assert!(clusters.contains(&vec!["a1".to_string(), "a2".to_string()]), "{v}");
+    assert!(clusters.contains(&vec!["b1".to_string(), "b2".to_string()]), "{v}");
+    assert!(
+        !clusters.iter().any(|c| c.contains(&"f1".to_string())),
+        "family sharing a phone: {v}"
+    );
+    assert!(
+        !clusters.iter().any(|c| c.contains(&"n1".to_string())),
+        "namesakes: {v}"
+    );
+    for c in v["clusters"].as_array().unwrap() {
+        assert!(c["pairs"][0]["reasons"].as_array().unwrap().len() >= 3, "{c}");
+    }
+
+    // reject: gone from proposals and from the on-demand check, also after another job
+    let (st, v) = s
+        .req(
+            "POST",
+            "/v1/workspaces/d/duplicates/reject",
+            Some(json!({"ids": ["b1", "b2"]})),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let (_, v) = s.req("GET", "/v1/workspaces/d/duplicates", None).await;
+    assert!(!v.to_string().contains("\"b2\""), "{v}");
+    let (_, v) = s.req("GET", "/v1/workspaces/d/contacts/b2/duplicates", None).await;
+    assert!(v["duplicates"].as_array().unwrap().is_empty(), "{v}");
+
+    // bad input
+    let (st, _) = s
+        .req(
+            "POST",
+            "/v1/workspaces/d/duplicates/reject",
+            Some(json!({"ids": ["a1"]})),
+        )
+        .await;
+    assert_eq!(st, 400);
+    let (st, _) = s
+        .req(
+            "POST",
+            "/v1/workspaces/d/duplicates/reject",
+            Some(json!({"ids": ["a1", "nope"]})),
+        )
+        .await;
+    assert_eq!(st, 404);
+    let (st, _) = s.req("GET", "/v1/workspaces/d/dedup/jobs/nope", None).await;
+    assert_eq!(st, 404);
+    let (st, _) = s
+        .req("GET", &format!("/v1/workspaces/other/dedup/jobs/{job}"), None)
+        .await;
+    assert_eq!(st, 404);
+}

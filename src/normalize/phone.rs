@@ -308,17 +308,36 @@ fn checked(n: PhoneNumber) -> Option<(PhoneNumber, bool)> {
     Some((n, valid))
 }
 
-/// Validity by the country's general number pattern and possible lengths (libphonenumber's
-/// "general description"): one regex per country. `phonenumber::is_valid` also classifies the
-/// number type with up to ten more regexes per country; on mixed-country data those overflow
-/// the crate's 100-entry regex cache and nearly every call recompiles regexes (measured here:
-/// ~1,000 contacts/s instead of ~25,000).
+/// Validity as libphonenumber defines it (the number matches its country's general pattern
+/// and one of its number types), checking the common types first: mobile and fixed line
+/// decide almost every real number with two or three regexes. `phonenumber::is_valid` tries
+/// the rare types (premium rate, pager, UAN…) first; on mixed-country data those overflow
+/// the crate's 100-entry regex cache and nearly every call recompiles regexes (measured
+/// here: ~1,000 contacts/s instead of ~15,000).
 fn plausible(n: &PhoneNumber) -> bool {
     let national = n.national().to_string();
     let Some(metas) = DATABASE.by_code(&n.code().value()) else {
         return false;
     };
-    metas.iter().any(|m| m.descriptors().general().is_match(&national))
+    metas.iter().any(|m| {
+        let d = m.descriptors();
+        d.general().is_match(&national)
+            && [
+                d.mobile(),
+                d.fixed_line(),
+                d.toll_free(),
+                d.voip(),
+                d.shared_cost(),
+                d.premium_rate(),
+                d.personal_number(),
+                d.uan(),
+                d.pager(),
+                d.voicemail(),
+            ]
+            .into_iter()
+            .flatten()
+            .any(|x| x.is_match(&national))
+    })
 }
 
 /// E.164 of a parsed number: `+`, country code, national significant number.
