@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Precision / recall / F1 of contactdex's dedup pairs against planted labels.
 
-    python3 scripts/eval_dedup.py PAIRS.csv LABELS.csv [--thresholds 0.5,0.6,...]
+    python3 scripts/eval_dedup.py PAIRS.csv LABELS.csv [--clusters=CLUSTERS.csv] [--thresholds=0.5,0.6,...]
 
 PAIRS.csv: `id_a,id_b,score` from `contactdex dedup --out PAIRS.csv --min-score 0.05`.
 LABELS.csv: `id_a,id_b,kind,is_duplicate` from `scripts/gen_contacts.py --labels`.
@@ -72,6 +72,25 @@ def main():
         f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
         mark = " (default)" if abs(t - default_t) < 1e-9 else ""
         print(f"| {t}{mark} | {len(pred)} | {tp} | {fp} | {fn} | {prec:.4f} | {rec:.4f} | {f1:.4f} |")
+    clusters_file = next((a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--clusters=")), None)
+    if clusters_file:
+        members = defaultdict(list)
+        with open(clusters_file, newline="") as f:
+            for row in csv.DictReader(f):
+                members[row["cluster_id"]].append(row["id"])
+        pred = set()
+        for ms in members.values():
+            ms.sort()
+            for i in range(len(ms)):
+                for j in range(i + 1, len(ms)):
+                    pred.add((ms[i], ms[j]))
+        tp = len(pred & truth)
+        prec = tp / len(pred) if pred else 1.0
+        rec = tp / len(truth) if truth else 1.0
+        f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
+        print(f"\nclusters at the default threshold ({len(members)} clusters, every pair inside one counts): "
+              f"predicted {len(pred)}, TP {tp}, FP {len(pred) - tp}, FN {len(truth) - tp}, "
+              f"precision {prec:.4f}, recall {rec:.4f}, F1 {f1:.4f}")
     by_kind = defaultdict(lambda: [0, 0])
     for p, k in kinds.items():
         by_kind[k][1] += 1

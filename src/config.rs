@@ -214,7 +214,7 @@ pub struct NameLevels {
 impl Default for NameLevels {
     fn default() -> Self {
         NameLevels {
-            exact: lv(0.55, 0.0001),
+            exact: lv(0.55, 0.002),
             typo: lv(0.15, 0.002),
             partial: lv(0.15, 0.01),
             similar: lv(0.08, 0.02),
@@ -239,7 +239,7 @@ impl Default for PhoneLevels {
     fn default() -> Self {
         PhoneLevels {
             exact: lv(0.7, 0.00001),
-            last8: lv(0.05, 0.0005),
+            last8: lv(0.25, 0.00002),
             different: lv(0.3, 0.99),
         }
     }

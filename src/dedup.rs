@@ -189,8 +189,31 @@ pub struct Scorer<'a> {
     pub cfg: &'a DedupConfig,
 }
 
+/// Word-aligned name similarity: each word of one name against its best match in the
+/// other (Jaro-Winkler), averaged, taking the weaker direction. Insensitive to word order,
+/// and a typo in a first letter costs one word, not the whole sort order.
 fn jw_names(a: &Record, b: &Record) -> f64 {
-    strsim::jaro_winkler(&a.name_key, &b.name_key)
+    let dir = |x: &[String], y: &[String]| {
+        x.iter()
+            .map(|t| y.iter().map(|u| strsim::jaro_winkler(t, u)).fold(0.0, f64::max))
+            .sum::<f64>()
+            / x.len() as f64
+    };
+    dir(&a.name_tokens, &b.name_tokens).min(dir(&b.name_tokens, &a.name_tokens))
+}
+
+/// Both names have a given name and a surname, and neither given name resembles any word
+/// of the other name (so swapped order still counts as the same).
+fn given_names_differ(a: &Record, b: &Record) -> bool {
+    if a.name_tokens.len() < 2 || b.name_tokens.len() < 2 {
+        return false;
+    }
+    let unlike = |g: &str, other: &[String]| {
+        other
+            .iter()
+            .all(|t| strsim::jaro_winkler(g, t) < 0.85 && !t.contains(g) && !g.contains(t.as_str()))
+    };
+    unlike(&a.name_tokens[0], &b.name_tokens) && unlike(&b.name_tokens[0], &a.name_tokens)
 }
 
 fn subset(a: &[String], b: &[String]) -> bool {
@@ -229,7 +252,10 @@ impl Scorer<'_> {
             });
         } else {
             let jw = jw_names(a, b);
-            let (level, l) = if jw >= cfg.name.typo_jw {
+            let (level, l) = if given_names_differ(a, b) {
+                // "Maria Silva Alves" / "Eduardo Silva Alves": a household, not a typo
+                ("different", &cfg.name.different)
+            } else if jw >= cfg.name.typo_jw {
                 ("typo", &cfg.name.typo)
             } else if subset(&a.name_tokens, &b.name_tokens) || subset(&b.name_tokens, &a.name_tokens) {
                 ("partial", &cfg.name.partial)
@@ -368,6 +394,11 @@ fn key_hash(kind: u8, s: &str) -> u64 {
 pub fn blocking_keys(r: &Record, cfg: &DedupConfig, out: &mut Vec<u64>) {
     for p in &r.phones {
         out.push(key_hash(b'p', p));
+        // the same number without (or with another) country code: last 8 digits
+        let t = tail(p, 8);
+        if t.len() == 8 {
+            out.push(key_hash(b'q', t));
+        }
     }
     for e in &r.emails {
         out.push(key_hash(b'e', e));
@@ -746,6 +777,19 @@ mod tests {
             50.0,
         );
         assert!(s.score < c.dedup.threshold, "{s:?}");
+    }
+
+    #[test]
+    fn household_with_shared_surnames_and_phone_is_not() {
+        let c = cfg();
+        let s = score(
+            &c,
+            serde_json::json!({"id": "a", "name": "Eduardo Silva Alves", "phones": ["+55 85 96342-8957"]}),
+            serde_json::json!({"id": "b", "name": "Maria Silva Alves", "phones": ["+55 85 96342-8957"]}),
+            50.0,
+        );
+        assert!(s.score < c.dedup.threshold, "{s:?}");
+        assert_eq!(s.reasons[0].level, "different");
     }
 
     #[test]
