@@ -398,6 +398,19 @@ impl Store {
         Ok(n)
     }
 
+    /// Iterates a workspace's contacts as stored bytes (decode with [`Store::decode_contact`]),
+    /// so callers can decode in parallel.
+    pub fn contacts_raw(&self, ws: &str) -> impl Iterator<Item = Result<sled::IVec>> + '_ {
+        let mut p = ws_key(b'c', ws, None);
+        p.push(0);
+        self.db.scan_prefix(&p).values().map(|v| Ok(v?))
+    }
+
+    /// Decodes a contact read by [`Store::contacts_raw`].
+    pub fn decode_contact(raw: &[u8]) -> Result<Contact> {
+        decode(b"c", raw)
+    }
+
     /// Iterates every contact of every workspace as (workspace, contact).
     pub fn all_contacts(&self) -> impl Iterator<Item = Result<(String, Contact)>> + '_ {
         self.db.scan_prefix(b"c").map(|kv| {

@@ -117,21 +117,29 @@ impl Engine {
         dedup::formal_map(&self.cfg.search.nicknames)
     }
 
-    /// Loads a workspace's contacts as dedup records.
+    /// Loads a workspace's contacts as dedup records: read in chunks, decoded in parallel.
     fn dedup_records(&self, ws: &str, progress: &Progress, cancel: &AtomicBool) -> Result<Vec<Record>> {
+        use rayon::prelude::*;
         let formal = self.formal();
         progress.stage.store(0, Ordering::Relaxed);
         progress
             .total
             .store(self.store.count_contacts(ws)? as u64, Ordering::Relaxed);
         let mut out = Vec::new();
-        for (i, c) in self.store.contacts(ws, None).enumerate() {
-            out.push(dedup::record(&c?, &self.cfg.dedup, &formal));
-            if i % 4096 == 0 {
-                progress.done.store(i as u64, Ordering::Relaxed);
-                if cancel.load(Ordering::Relaxed) {
-                    return Err(EngineError::Unavailable("cancelled".into()));
-                }
+        let mut raw = self.store.contacts_raw(ws);
+        loop {
+            let chunk: Vec<sled::IVec> = raw.by_ref().take(32_768).collect::<std::result::Result<_, _>>()?;
+            if chunk.is_empty() {
+                break;
+            }
+            let records: Vec<Record> = chunk
+                .par_iter()
+                .map(|v| crate::store::Store::decode_contact(v).map(|c| dedup::record(&c, &self.cfg.dedup, &formal)))
+                .collect::<std::result::Result<_, _>>()?;
+            out.extend(records);
+            progress.done.store(out.len() as u64, Ordering::Relaxed);
+            if cancel.load(Ordering::Relaxed) {
+                return Err(EngineError::Unavailable("cancelled".into()));
             }
         }
         Ok(out)
