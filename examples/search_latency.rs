@@ -44,6 +44,20 @@ fn main() {
     for r in &reqs {
         let _ = engine.search(&args[2], r);
     }
+    if std::env::var("SLOWEST").is_ok() {
+        let mut per: Vec<(f64, String)> = reqs
+            .iter()
+            .map(|r| {
+                let t = Instant::now();
+                let _ = engine.search(&args[2], r);
+                (t.elapsed().as_secs_f64() * 1e3, serde_json::to_string(r).unwrap_or_default())
+            })
+            .collect();
+        per.sort_by(|a, b| b.0.total_cmp(&a.0));
+        for (ms, q) in per.iter().take(25) {
+            eprintln!("{ms:8.2} ms  {q}");
+        }
+    }
     let mut lat = Vec::with_capacity(reqs.len() * reps);
     let mut hits = 0u64;
     let start = Instant::now();

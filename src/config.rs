@@ -97,6 +97,9 @@ pub struct SearchConfig {
     pub default_limit: usize,
     pub max_limit: usize,
     pub exact_total_up_to: usize,
+    /// A query word found in at least this many documents is taken as typed (no typo
+    /// expansion; prefix expansion only as the last word).
+    pub common_term_df: u64,
     pub boosts: Boosts,
     /// Formal name → its nicknames and short forms (`robert = ["bob", "rob"]`). A query word
     /// matches names by the other side of the table, ranked below real name matches.
@@ -136,6 +139,7 @@ impl Default for SearchConfig {
             default_limit: 20,
             max_limit: 1000,
             exact_total_up_to: 10_000,
+            common_term_df: 1000,
             boosts: Boosts::default(),
             nicknames: BTreeMap::new(),
             nickname_map: Default::default(),

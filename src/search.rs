@@ -512,10 +512,10 @@ fn phone_like(q: &str) -> bool {
 
 /// Builds the query for `q`: every word must match somewhere; each word matches exactly,
 /// as a prefix or with typos in name, email, phone, tag and custom values.
-pub fn text_query(ctx: &Ctx<'_>, q: &str) -> Option<Box<dyn Query>> {
+pub fn text_query(ctx: &Ctx<'_>, q: &str, df: &dyn Fn(Field, &str) -> u64) -> Option<Box<dyn Query>> {
     let b = &ctx.cfg.boosts;
     let toks = normalize::tokens(q);
-    let words = word_query(ctx.fields, b, &ctx.cfg.nickname_map, &toks);
+    let words = word_query(ctx.fields, b, &ctx.cfg.nickname_map, &toks, ctx.cfg.common_term_df, df);
     if phone_like(q) {
         let digits: String = q.chars().filter(|c| c.is_ascii_digit()).collect();
         let f = ctx.fields;
@@ -579,11 +579,17 @@ pub fn typo_distance(n: usize) -> u8 {
     }
 }
 
+/// One group per query word, all required. A word that is common as typed (found in at
+/// least `common_df` documents) is taken as typed: no typo expansion, and no prefix expansion
+/// unless it is the last word. Expanding "maria" to "mario", "marie", "mariana"… would add
+/// hundreds of thousands of documents that all rank below the exact ones anyway.
 fn word_query(
     f: &Fields,
     b: &Boosts,
     nicknames: &HashMap<String, Vec<String>>,
     toks: &[String],
+    common_df: u64,
+    df: &dyn Fn(Field, &str) -> u64,
 ) -> Option<Box<dyn Query>> {
     if toks.is_empty() {
         return None;
@@ -596,9 +602,12 @@ fn word_query(
         let tq =
             |fld: Field| -> Box<dyn Query> { Box::new(TermQuery::new(term(fld, t), IndexRecordOption::WithFreqs)) };
         let pq = |fld: Field| -> Box<dyn Query> { Box::new(FuzzyTermQuery::new_prefix(term(fld, t), 0, true)) };
-        let dist = typo_distance(n);
+        let common = df(f.name, t) + df(f.email, t) + df(f.custom, t) + df(f.tag, t) >= common_df;
+        let dist = if common { 0 } else { typo_distance(n) };
         let fq = |fld: Field| -> Box<dyn Query> { Box::new(FuzzyTermQuery::new(term(fld, t), dist, true)) };
-        let prefix_ok = last || n >= 2;
+        let prefix_ok = last || (n >= 2 && !common);
+        // a one- or two-letter last word expands in names and tags only
+        let wide_prefix = prefix_ok && n >= 3;
         // name
         c.push(konst(tq(f.name), b.name_exact));
         c.push(boosted(tq(f.name), 1.0));
@@ -613,7 +622,7 @@ fn word_query(
         }
         // email
         c.push(konst(tq(f.email), b.email_exact));
-        if prefix_ok && n >= 2 {
+        if wide_prefix {
             c.push(konst(pq(f.email), b.email_prefix));
         }
         // phone digits inside a mixed query
@@ -628,7 +637,7 @@ fn word_query(
         }
         // custom values
         c.push(konst(tq(f.custom), b.custom_exact));
-        if prefix_ok {
+        if wide_prefix {
             c.push(konst(pq(f.custom), b.custom_prefix));
         }
         if dist > 0 {
@@ -1165,7 +1174,9 @@ pub fn run(index: &SearchIndex, ctx: &Ctx<'_>, req: &SearchRequest) -> SResult<O
         )));
     }
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, term_q(ctx.fields.ws, ctx.ws))];
-    let text = if q.is_empty() { None } else { text_query(ctx, q) };
+    let searcher = index.searcher();
+    let df = |f: Field, t: &str| searcher.doc_freq(&term(f, t)).unwrap_or(0);
+    let text = if q.is_empty() { None } else { text_query(ctx, q, &df) };
     let has_text = text.is_some();
     if let Some(t) = text {
         clauses.push((Occur::Must, t));
@@ -1208,7 +1219,6 @@ pub fn run(index: &SearchIndex, ctx: &Ctx<'_>, req: &SearchRequest) -> SResult<O
         facets: facets.clone(),
         scoring,
     };
-    let searcher = index.searcher();
     let fruit = searcher.search(&query, &collector)?;
 
     // total counts every hit of the query, not only those after the cursor
