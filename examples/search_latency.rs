@@ -50,7 +50,10 @@ fn main() {
             .map(|r| {
                 let t = Instant::now();
                 let _ = engine.search(&args[2], r);
-                (t.elapsed().as_secs_f64() * 1e3, serde_json::to_string(r).unwrap_or_default())
+                (
+                    t.elapsed().as_secs_f64() * 1e3,
+                    serde_json::to_string(r).unwrap_or_default(),
+                )
             })
             .collect();
         per.sort_by(|a, b| b.0.total_cmp(&a.0));

@@ -394,8 +394,10 @@ async fn delete_contact(
     Ok(Json(json!({"id": id, "deleted": true})))
 }
 
-/// `POST …/contacts/bulk`: NDJSON, streamed in chunks; each bad line is reported with its
-/// line number and never sinks its neighbours. Answered after every accepted line is durable.
+/// `POST …/contacts/bulk`: NDJSON, streamed; each bad line is reported with its line number
+/// and never sinks its neighbours. Lines flow from the body into [`Engine::bulk`] on a
+/// blocking thread (which parses the next chunk while it stores the previous one). Answered
+/// after every accepted line is durable.
 async fn bulk(
     State(st): State<AppState>,
     Path(ws): Path<String>,
@@ -419,70 +421,86 @@ async fn bulk(
         }
     }
     crate::model::validate_workspace_id(&ws).map_err(EngineError::from)?;
-    let chunk_lines = st.engine.bulk_chunk_lines();
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<(usize, String)>(4096);
+    let engine = st.engine.clone();
+    let ws2 = ws.clone();
+    let worker = tokio::task::spawn_blocking(move || engine.bulk(&ws2, std::iter::from_fn(move || rx.blocking_recv())));
     let mut stream = body.into_data_stream();
     let mut buf: Vec<u8> = Vec::new();
-    let mut lines: Vec<(usize, String)> = Vec::with_capacity(chunk_lines);
     let mut rejected: Vec<Rejected> = Vec::new();
-    let mut accepted = 0usize;
-    let mut last_seq = 0u64;
     let mut line_no = 0usize;
     let mut total = 0usize;
-    let mut done = false;
-    while !done {
-        match stream.next().await {
+    let mut failure: Option<ApiError> = None;
+    let mut lines: Vec<(usize, String)> = Vec::new();
+    loop {
+        let done = match stream.next().await {
             Some(Ok(bytes)) => {
                 total += bytes.len();
                 if total > limit {
-                    if last_seq > 0 {
-                        ack(&st, last_seq, false).await?;
-                    }
-                    return Err(ApiError::new(
+                    failure = Some(ApiError::new(
                         StatusCode::PAYLOAD_TOO_LARGE,
                         "payload_too_large",
-                        format!("the bulk body went over the limit of {limit} bytes; the first {accepted} lines before the limit were stored"),
+                        format!("the bulk body went over the limit of {limit} bytes; the lines before the limit were stored"),
                     ));
+                    true
+                } else {
+                    buf.extend_from_slice(&bytes);
+                    false
                 }
-                buf.extend_from_slice(&bytes);
             }
             Some(Err(e)) => {
-                return Err(ApiError::new(
+                failure = Some(ApiError::new(
                     StatusCode::BAD_REQUEST,
                     "bad_body",
                     format!("reading the body failed: {e}"),
-                ))
+                ));
+                true
             }
-            None => done = true,
-        }
-        // take complete lines (or everything at the end)
+            None => true,
+        };
         let mut start = 0;
         while let Some(pos) = buf[start..].iter().position(|b| *b == b'\n') {
-            let line = &buf[start..start + pos];
             line_no += 1;
-            push_line(&mut lines, &mut rejected, line_no, line);
+            push_line(&mut lines, &mut rejected, line_no, &buf[start..start + pos]);
             start += pos + 1;
         }
         buf.drain(..start);
-        if done && !buf.is_empty() {
+        if done && failure.is_none() && !buf.is_empty() {
             line_no += 1;
             let rest = std::mem::take(&mut buf);
             push_line(&mut lines, &mut rejected, line_no, &rest);
         }
-        if lines.len() >= chunk_lines || (done && !lines.is_empty()) {
-            let chunk = std::mem::replace(&mut lines, Vec::with_capacity(chunk_lines));
-            let e = st.engine.clone();
-            let ws2 = ws.clone();
-            let out = blocking(move || e.bulk_chunk(&ws2, chunk)).await?;
-            accepted += out.accepted;
-            rejected.extend(out.rejected);
-            last_seq = last_seq.max(out.seq);
+        for l in lines.drain(..) {
+            if tx.send(l).await.is_err() {
+                break; // the worker stopped on an error; it is returned below
+            }
+        }
+        if done {
+            break;
         }
     }
-    if last_seq > 0 {
-        ack(&st, last_seq, visible).await?;
+    drop(tx);
+    let out = match worker.await {
+        Ok(r) => r.map_err(ApiError::from)?,
+        Err(e) => {
+            tracing::error!(error = %e, "the bulk worker failed");
+            return Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "an internal error occurred; it has been logged",
+            ));
+        }
+    };
+    if out.seq > 0 {
+        ack(&st, out.seq, visible && failure.is_none()).await?;
     }
+    if let Some(mut f) = failure {
+        f.message = format!("{} ({} accepted)", f.message, out.accepted);
+        return Err(f);
+    }
+    rejected.extend(out.rejected);
     rejected.sort_by_key(|r| r.line);
-    Ok(Json(json!({"accepted": accepted, "rejected": rejected})))
+    Ok(Json(json!({"accepted": out.accepted, "rejected": rejected})))
 }
 
 fn push_line(lines: &mut Vec<(usize, String)>, rejected: &mut Vec<Rejected>, n: usize, raw: &[u8]) {
