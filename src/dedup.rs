@@ -825,6 +825,46 @@ mod tests {
     }
 
     #[test]
+    fn custom_rules_block_and_score() {
+        let mut c = cfg();
+        c.fields.insert(
+            "cpf".into(),
+            crate::config::FieldDefConfig {
+                field_type: crate::model::FieldType::Text,
+                label: None,
+                options: vec![],
+            },
+        );
+        c.dedup.custom.push(crate::config::CustomRule {
+            key: "cpf".into(),
+            comparator: "exact".into(),
+            block: true,
+            exact: Level { m: 0.9, u: 0.000001 },
+            similar: Level { m: 0.1, u: 0.01 },
+            different: Level { m: 0.01, u: 0.99 },
+            similar_jw: 0.9,
+        });
+        let a = rec(
+            &c,
+            serde_json::json!({"id": "a", "name": "Ana Paula", "custom": {"cpf": "123.456.789-00"}}),
+        );
+        let b = rec(
+            &c,
+            serde_json::json!({"id": "b", "name": "A. Paula Souza", "custom": {"cpf": "123.456.789-00"}}),
+        );
+        let (mut ka, mut kb) = (Vec::new(), Vec::new());
+        blocking_keys(&a, &c.dedup, &mut ka);
+        blocking_keys(&b, &c.dedup, &mut kb);
+        assert!(
+            ka.iter().any(|k| kb.contains(k)),
+            "the document number is a blocking key"
+        );
+        let s = Scorer { cfg: &c.dedup }.score(&a, &b, &Flat(50.0));
+        assert!(s.score >= c.dedup.threshold, "{s:?}");
+        assert!(s.reasons.iter().any(|r| r.field == "custom.cpf" && r.level == "exact"));
+    }
+
+    #[test]
     fn blocking_keys_survive_order_accents_and_typos() {
         let c = cfg();
         let mut k1 = Vec::new();
@@ -847,6 +887,34 @@ mod tests {
         );
         assert!(k1.iter().any(|k| k2.contains(k)));
         assert!(k1.iter().any(|k| k3.contains(k)));
+    }
+
+    #[test]
+    fn huge_blocks_use_a_window_and_still_pair_near_identical_records() {
+        let c = cfg();
+        let mut records: Vec<Record> = (0..300)
+            .map(|i| rec(&c, serde_json::json!({"id": format!("m{i:03}"), "name": "Maria Silva", "emails": [format!("ms{i:03}x@mail{i}.com")]})))
+            .collect();
+        records.push(rec(
+            &c,
+            serde_json::json!({"id": "z1", "name": "Maria Silva", "emails": ["mariazz@a.com"]}),
+        ));
+        records.push(rec(
+            &c,
+            serde_json::json!({"id": "z2", "name": "Maria Silva", "emails": ["mariazz@b.com"]}),
+        ));
+        let p = Progress::default();
+        let out = run_batch(&records, &c.dedup, 0.0, &HashSet::new(), &p, &AtomicBool::new(false)).unwrap();
+        let n = records.len() as u64;
+        assert!(
+            out.candidate_pairs < n * (n - 1) / 2 / 10,
+            "{} candidate pairs",
+            out.candidate_pairs
+        );
+        assert!(
+            out.pairs.iter().any(|x| (x.a, x.b) == (300, 301)),
+            "the near-identical pair meets in the window"
+        );
     }
 
     #[test]

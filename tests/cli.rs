@@ -112,3 +112,84 @@ fn a_damaged_store_is_refused_and_left_alone() {
     );
     assert_eq!(std::fs::read(store.join("notes.txt")).unwrap(), b"not a store");
 }
+
+#[test]
+fn dedup_writes_pairs_and_clusters_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("in.ndjson");
+    let mut f = std::fs::File::create(&file).unwrap();
+    for (id, doc) in [
+        (
+            "d1",
+            serde_json::json!({"name": "Zbigniew Kowalczyk", "phones": ["+48 601 234 567"], "emails": ["zbig@example.pl"]}),
+        ),
+        (
+            "d2",
+            serde_json::json!({"name": "Kowalczyk Zbigniew", "emails": ["ZBIG@example.pl"]}),
+        ),
+        (
+            "d3",
+            serde_json::json!({"name": "Anna Nowak", "phones": ["+48 601 234 567"]}),
+        ),
+        ("d4", serde_json::json!({"name": "Piotr Zielinski"})),
+    ] {
+        let mut d = doc;
+        d["id"] = serde_json::json!(id);
+        writeln!(f, "{d}").unwrap();
+    }
+    drop(f);
+    let data = dir.path().join("data");
+    let out = bin()
+        .args(["import", "--workspace", "w", "--quiet", "--config", cfg(), "--data-dir"])
+        .arg(&data)
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let pairs = dir.path().join("pairs.csv");
+    let clusters = dir.path().join("clusters.csv");
+    let out = bin()
+        .args(["dedup", "--workspace", "w", "--quiet", "--config", cfg(), "--data-dir"])
+        .arg(&data)
+        .arg("--out")
+        .arg(&pairs)
+        .arg("--clusters")
+        .arg(&clusters)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().last().unwrap()).unwrap();
+    assert_eq!(summary["contacts"], 4);
+    assert_eq!(summary["clusters"], 1);
+    let p = std::fs::read_to_string(&pairs).unwrap();
+    let mut lines = p.lines();
+    assert_eq!(lines.next(), Some("id_a,id_b,score"));
+    let row: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(&row[..2], &["d1", "d2"]);
+    assert!(row[2].parse::<f64>().unwrap() >= 0.9);
+    assert!(
+        lines.next().is_none(),
+        "the woman sharing the phone is not proposed: {p}"
+    );
+    let c = std::fs::read_to_string(&clusters).unwrap();
+    assert_eq!(c.lines().count(), 3, "{c}");
+    assert!(c.starts_with("id,cluster_id\nd1,k0000000\nd2,k0000000"), "{c}");
+    // a threshold out of range is refused
+    let out = bin()
+        .args([
+            "dedup",
+            "--workspace",
+            "w",
+            "--quiet",
+            "--threshold",
+            "2",
+            "--config",
+            cfg(),
+            "--data-dir",
+        ])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}
