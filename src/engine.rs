@@ -660,13 +660,7 @@ impl Engine {
             }
         }
         let defs = meta.defs();
-        let ctx = search::Ctx {
-            ws,
-            fields: &self.index.fields,
-            defs: &defs,
-            region: meta.settings.region(),
-            cfg: &self.cfg.search,
-        };
+        let ctx = self.search_ctx(ws, &meta, &defs);
         let out = search::run(&self.index, &ctx, req)?;
         let lookup = index::def_lookup(&defs);
         let q = req.q.as_deref().unwrap_or("");
@@ -717,13 +711,7 @@ impl Engine {
             }]),
             ..Default::default()
         };
-        let ctx = search::Ctx {
-            ws,
-            fields: &self.index.fields,
-            defs: &defs,
-            region: meta.settings.region(),
-            cfg: &self.cfg.search,
-        };
+        let ctx = self.search_ctx(ws, &meta, &defs);
         let out = search::run(&self.index, &ctx, &req)?;
         let mut contacts = Vec::with_capacity(out.hits.len());
         for h in out.hits {
@@ -732,6 +720,16 @@ impl Engine {
             }
         }
         Ok((contacts, defs, out.next_cursor))
+    }
+
+    fn search_ctx<'a>(&'a self, ws: &'a str, meta: &WsMeta, defs: &'a [FieldDef]) -> search::Ctx<'a> {
+        search::Ctx {
+            ws,
+            fields: &self.index.fields,
+            defs,
+            region: meta.settings.region(),
+            cfg: &self.cfg.search,
+        }
     }
 
     /// Bytes on disk: (store, index).
