@@ -178,6 +178,7 @@ impl Engine {
             metrics: metrics.clone(),
             ws_cache: ws_cache.clone(),
             committed_seq: opened.committed_seq,
+            upsert_through: u64::MAX,
         };
         let handle = std::thread::Builder::new()
             .name("indexer".into())
@@ -403,6 +404,7 @@ impl Engine {
             ops.push(Op::PutContact {
                 ws: ws.into(),
                 contact: c.clone(),
+                fresh: previous.is_none(),
             });
             Ok((ops, (c, previous.is_none(), !meta.exists)))
         })?;
@@ -453,6 +455,7 @@ impl Engine {
             ops.push(Op::PutContact {
                 ws: ws.into(),
                 contact: c.clone(),
+                fresh: false,
             });
             Ok((ops, c))
         })?;
@@ -559,6 +562,7 @@ impl Engine {
                 });
             }
             let mut created = std::collections::HashSet::new();
+            let mut in_batch = std::collections::HashSet::new();
             let mut n = 0;
             for v in good {
                 for d in v.new_fields {
@@ -568,14 +572,23 @@ impl Engine {
                 }
                 let mut c = v.contact;
                 // a line without created_at keeps the stored contact's
-                if c.created_at == now {
-                    if let Some(prev) = store.contact(ws, &c.id)? {
-                        c.created_at = prev.created_at;
+                let exists = if c.created_at == now {
+                    match store.contact(ws, &c.id)? {
+                        Some(prev) => {
+                            c.created_at = prev.created_at;
+                            true
+                        }
+                        None => false,
                     }
-                }
+                } else {
+                    store.contact_exists(ws, &c.id)?
+                };
+                // an id repeated inside one batch replaces its earlier line
+                let fresh = !exists && in_batch.insert(c.id.clone());
                 ops.push(Op::PutContact {
                     ws: ws.into(),
                     contact: Arc::new(c),
+                    fresh,
                 });
                 n += 1;
             }
@@ -793,6 +806,8 @@ struct Indexer {
     metrics: Arc<Metrics>,
     ws_cache: Arc<RwLock<HashMap<String, Arc<WsMeta>>>>,
     committed_seq: Option<u64>,
+    /// Change sets up to this sequence always replace (see `run`).
+    upsert_through: u64,
 }
 
 impl Indexer {
@@ -814,6 +829,9 @@ impl Indexer {
         if let Err(e) = self.catch_up() {
             tracing::error!(error = %e, "index catch-up failed; searches may be stale until restart");
         }
+        // Changes written while the catch-up scanned the store may already be in the index:
+        // those are replaced (delete + add) even when they were new to the store.
+        self.upsert_through = self.store.last_seq();
         self.vis.ready.store(true, Ordering::Release);
         let interval = Duration::from_millis(self.cfg.index.commit_interval_ms);
         let mut pending_seq: Option<u64> = None;
@@ -879,13 +897,18 @@ impl Indexer {
     }
 
     fn apply(&mut self, cs: &ChangeSet, defs_cache: &mut HashMap<String, Arc<Vec<FieldDef>>>) {
-        for (ws, id, c) in &cs.contacts {
+        for (ws, id, c, fresh) in &cs.contacts {
             match c {
                 Some(c) => {
                     let defs = self.defs(ws, defs_cache);
                     let lookup = index::def_lookup(&defs);
                     if let Some(w) = &self.writer {
-                        if let Err(e) = w.upsert(ws, c, &lookup) {
+                        let r = if *fresh && cs.seq > self.upsert_through {
+                            w.add(ws, c, &lookup)
+                        } else {
+                            w.upsert(ws, c, &lookup)
+                        };
+                        if let Err(e) = r {
                             tracing::error!(error = %e, ws, id, "indexing a contact failed");
                         }
                     }
@@ -953,7 +976,7 @@ impl Indexer {
                         self.apply(
                             &ChangeSet {
                                 seq: 0,
-                                contacts: vec![(ws, id, c)],
+                                contacts: vec![(ws, id, c, false)],
                             },
                             &mut defs_cache,
                         );

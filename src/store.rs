@@ -65,6 +65,9 @@ pub enum Op {
     PutContact {
         ws: String,
         contact: Arc<Contact>,
+        /// The caller checked, under the write lock, that no version of this contact exists:
+        /// the index may add it without deleting an old document first.
+        fresh: bool,
     },
     DeleteContact {
         ws: String,
@@ -87,8 +90,8 @@ pub enum Op {
 #[derive(Debug, Clone)]
 pub struct ChangeSet {
     pub seq: u64,
-    /// Contacts written (`Some`) or deleted (`None`).
-    pub contacts: Vec<(String, String, Option<Arc<Contact>>)>,
+    /// Contacts written (`Some`) or deleted (`None`), and whether a written one is new.
+    pub contacts: Vec<(String, String, Option<Arc<Contact>>, bool)>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -260,15 +263,15 @@ impl Store {
             match op {
                 Op::PutSettings { ws, settings } => batch.insert(ws_key(b'w', &ws, None), encode(&settings)),
                 Op::PutField { ws, def } => batch.insert(ws_key(b'f', &ws, Some(&def.key)), encode(&def)),
-                Op::PutContact { ws, contact } => {
+                Op::PutContact { ws, contact, fresh } => {
                     batch.insert(ws_key(b'c', &ws, Some(&contact.id)), encode(contact.as_ref()));
                     logged.push((ws.clone(), contact.id.clone()));
-                    changed.push((ws, contact.id.clone(), Some(contact)));
+                    changed.push((ws, contact.id.clone(), Some(contact), fresh));
                 }
                 Op::DeleteContact { ws, id } => {
                     batch.remove(ws_key(b'c', &ws, Some(&id)));
                     logged.push((ws.clone(), id.clone()));
-                    changed.push((ws, id, None));
+                    changed.push((ws, id, None, false));
                 }
                 Op::ReplaceProposals { ws, proposals } => {
                     let mut p = ws_key(b'x', &ws, None);
@@ -356,6 +359,11 @@ impl Store {
             out.push(decode(&k, &v)?);
         }
         Ok(out)
+    }
+
+    /// Whether a contact exists (no decoding).
+    pub fn contact_exists(&self, ws: &str, id: &str) -> Result<bool> {
+        Ok(self.db.contains_key(ws_key(b'c', ws, Some(id)))?)
     }
 
     pub fn contact(&self, ws: &str, id: &str) -> Result<Option<Contact>> {
@@ -526,6 +534,7 @@ mod tests {
                         vec![Op::PutContact {
                             ws: "a".into(),
                             contact: contact(&format!("c{i}")),
+                            fresh: true,
                         }],
                         (),
                     ))
