@@ -745,3 +745,31 @@ async fn dedup_job_proposals_on_demand_and_rejections() {
         .await;
     assert_eq!(st, 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_ids_never_duplicate_search_hits() {
+    let s = Server::start().await;
+    let body = "{\"id\":\"r1\",\"name\":\"Repeat One\"}\n{\"id\":\"r2\",\"name\":\"Repeat Two\"}\n{\"id\":\"r1\",\"name\":\"Repeat One Again\"}\n";
+    for _ in 0..3 {
+        let (st, v) = s
+            .raw(
+                "POST",
+                "/v1/workspaces/rep/contacts/bulk?refresh=true",
+                body.as_bytes().to_vec(),
+                "application/x-ndjson",
+            )
+            .await;
+        assert_eq!(st, 200, "{v}");
+    }
+    s.put("rep", "r2", json!({"name": "Repeat Two Put"})).await;
+    let (st, _) = s
+        .req("DELETE", "/v1/workspaces/rep/contacts/r2?refresh=true", None)
+        .await;
+    assert_eq!(st, 200);
+    s.put("rep", "r2", json!({"name": "Repeat Two Back"})).await;
+    let v = s.search("rep", json!({"q": "repeat"})).await;
+    assert_eq!(v["total"], 2, "{v}");
+    let ids = s.ids("rep", json!({"q": "again"})).await;
+    assert_eq!(ids, vec!["r1"]);
+    assert_eq!(s.ids("rep", json!({"q": "back"})).await, vec!["r2"]);
+}
