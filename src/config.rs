@@ -244,7 +244,7 @@ impl Default for PhoneLevels {
         PhoneLevels {
             exact: lv(0.7, 0.00001),
             last8: lv(0.25, 0.00002),
-            different: lv(0.3, 0.99),
+            different: lv(0.1, 0.99),
         }
     }
 }
@@ -263,8 +263,8 @@ impl Default for EmailLevels {
     fn default() -> Self {
         EmailLevels {
             exact: lv(0.6, 0.00001),
-            local: lv(0.05, 0.001),
-            different: lv(0.3, 0.99),
+            local: lv(0.03, 0.01),
+            different: lv(0.15, 0.99),
         }
     }
 }
@@ -463,6 +463,21 @@ mod tests {
         assert!(cfg.search.nickname_map["bob"].contains(&"robert".to_string()));
         assert!(cfg.search.nickname_map["robert"].contains(&"bob".to_string()));
         assert!(cfg.search.nickname_map["ze"].contains(&"jose".to_string()));
+    }
+
+    #[test]
+    fn built_in_defaults_match_the_shipped_file() {
+        let shipped = Config::from_toml(include_str!("../index-config/default.toml")).expect("default.toml");
+        let built_in = Config::default();
+        assert_eq!(format!("{:?}", built_in.dedup), format!("{:?}", shipped.dedup));
+        assert_eq!(
+            format!("{:?}", built_in.search.boosts),
+            format!("{:?}", shipped.search.boosts)
+        );
+        assert_eq!(format!("{:?}", built_in.server), format!("{:?}", shipped.server));
+        assert_eq!(format!("{:?}", built_in.index), format!("{:?}", shipped.index));
+        assert_eq!(built_in.workspace_defaults, shipped.workspace_defaults);
+        assert_eq!(built_in.search.common_term_df, shipped.search.common_term_df);
     }
 
     #[test]

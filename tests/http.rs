@@ -744,6 +744,30 @@ async fn dedup_job_proposals_on_demand_and_rejections() {
         .req("GET", &format!("/v1/workspaces/other/dedup/jobs/{job}"), None)
         .await;
     assert_eq!(st, 404);
+
+    // cancel: answered with the job's state; a finished job stays done, another workspace's is 404
+    let (st, v) = s.req("POST", "/v1/workspaces/d/dedup/jobs", None).await;
+    assert_eq!(st, 202, "{v}");
+    let job2 = v["job_id"].as_str().unwrap().to_string();
+    let (st, v) = s
+        .req("DELETE", &format!("/v1/workspaces/d/dedup/jobs/{job2}"), None)
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["job_id"], job2.as_str());
+    let mut last = serde_json::Value::Null;
+    for _ in 0..200 {
+        let (_, v) = s.req("GET", &format!("/v1/workspaces/d/dedup/jobs/{job2}"), None).await;
+        last = v.clone();
+        if v["status"] == "cancelled" || v["status"] == "done" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(last["status"] == "cancelled" || last["status"] == "done", "{last}");
+    let (st, _) = s
+        .req("DELETE", &format!("/v1/workspaces/other/dedup/jobs/{job2}"), None)
+        .await;
+    assert_eq!(st, 404);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
