@@ -678,7 +678,15 @@ pub fn explain(ctx: &Ctx<'_>, q: &str, terms: &crate::index::SearchTerms) -> Vec
             ("custom", &terms.custom),
         ];
         for (field, list) in fields {
-            let kind = if list.iter().any(|x| x == t) || (field == "phones" && terms.phone.contains(t)) {
+            let kind = if field == "phones" {
+                if terms.phone.contains(t) {
+                    Some("exact")
+                } else if list.contains(t) {
+                    Some("last_digits")
+                } else {
+                    None
+                }
+            } else if list.iter().any(|x| x == t) {
                 Some("exact")
             } else if prefix_ok && field != "phones" && list.iter().any(|x| x.starts_with(t.as_str())) {
                 Some("prefix")

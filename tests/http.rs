@@ -797,3 +797,33 @@ async fn repeated_ids_never_duplicate_search_hits() {
     assert_eq!(ids, vec!["r1"]);
     assert_eq!(s.ids("rep", json!({"q": "back"})).await, vec!["r2"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_says_which_field_and_kind_of_match() {
+    let s = Server::start().await;
+    s.put(
+        "ex",
+        "e1",
+        json!({"name": "José Fernandes", "phones": ["+55 11 98765-4321"], "emails": ["jf@acme.com"], "tags": ["vip"]}),
+    )
+    .await;
+    let v = s
+        .search("ex", json!({"q": "jose fernades 4321 acme vi", "explain": true}))
+        .await;
+    let ex = v["hits"][0]["explain"].as_array().expect("explain").clone();
+    for (word, field, kind) in [
+        ("jose", "name", "exact"),
+        ("fernades", "name", "typo"),
+        ("4321", "phones", "last_digits"),
+        ("acme", "emails", "exact"),
+        ("vi", "tags", "prefix"),
+    ] {
+        assert!(
+            ex.iter()
+                .any(|e| e["word"] == word && e["field"] == field && e["match"] == kind),
+            "{word}/{field}/{kind} missing in {ex:?}"
+        );
+    }
+    let v = s.search("ex", json!({"q": "jose"})).await;
+    assert!(v["hits"][0].get("explain").is_none(), "explain only when asked");
+}
