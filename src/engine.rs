@@ -603,17 +603,6 @@ impl Engine {
         Ok(out)
     }
 
-    /// Validates and stores one chunk of bulk lines (`(line number, text)`): a bad line is
-    /// reported and skipped, its neighbours are stored. Lines are parsed in parallel. Not
-    /// durable until [`Engine::wait_durable`] for the returned `seq`.
-    #[tracing::instrument(level = "debug", skip_all, fields(ws = %ws, lines = lines.len()))]
-    pub fn bulk_chunk(&self, ws: &str, lines: Vec<(usize, String)>) -> Result<BulkOutcome> {
-        model::validate_workspace_id(ws)?;
-        let meta = self.ws_meta(ws)?;
-        let prepared = self.prepare_chunk(&meta, lines, Utc::now());
-        self.commit_prepared(ws, &meta, prepared)
-    }
-
     /// Stores a stream of lines in chunks, pipelined: this thread parses and validates chunk
     /// N+1 (in parallel) while a second thread writes chunk N to the store.
     pub fn bulk(&self, ws: &str, lines: impl Iterator<Item = (usize, String)>) -> Result<BulkOutcome> {
@@ -650,11 +639,6 @@ impl Engine {
                 .join()
                 .unwrap_or_else(|_| Err(EngineError::Unavailable("the bulk committer thread panicked".into())))
         })
-    }
-
-    /// The chunk size bulk callers should use.
-    pub fn bulk_chunk_lines(&self) -> usize {
-        BULK_CHUNK
     }
 
     // -----------------------------------------------------------------------------------
@@ -771,7 +755,7 @@ fn dir_size(p: &Path) -> u64 {
 }
 
 fn has_values(store: &Store, ws: &str, key: &str) -> Result<bool> {
-    for c in store.contacts(ws, None) {
+    for c in store.contacts(ws) {
         if c?.custom.contains_key(key) {
             return Ok(true);
         }
