@@ -71,13 +71,13 @@ pub enum Command {
         #[arg(long)]
         filter: Option<String>,
     },
-    /// Export a workspace's contacts (optionally filtered) as NDJSON to stdout.
+    /// Export a workspace's contacts (optionally filtered) as NDJSON or CSV to stdout, in id order.
     Export {
         #[command(flatten)]
         common: Common,
         #[arg(long)]
         workspace: String,
-        /// ndjson (csv comes with the CSV import work).
+        /// ndjson or csv.
         #[arg(long, default_value = "ndjson")]
         format: String,
         #[arg(long)]
@@ -184,37 +184,38 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             format,
             filter,
         } => {
-            if format != "ndjson" {
-                return Err(CliError::Usage(format!(
-                    "--format {format}: only ndjson is available so far"
-                )));
+            if format != "ndjson" && format != "csv" {
+                return Err(CliError::Usage(format!("--format {format}: use csv or ndjson")));
             }
             let (cfg, dir) = load(&common)?;
             let engine = open_ready(&dir, cfg)?;
             let filter = parse_filter_arg(filter.as_deref())?;
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let io = |e: std::io::Error| CliError::Io("stdout".into(), e);
             let mut cursor = None;
+            let mut first = true;
             loop {
-                let req = SearchRequest {
-                    filter: filter.clone(),
-                    limit: Some(1000),
-                    cursor: cursor.take(),
-                    sort: Some(vec![crate::search::SortSpec {
-                        field: "id".into(),
-                        order: Some("asc".into()),
-                    }]),
-                    ..Default::default()
-                };
-                let res = engine.search(&workspace, &req)?;
-                for h in &res.hits {
-                    writeln!(out, "{}", h.contact).map_err(|e| CliError::Io("stdout".into(), e))?;
+                let (contacts, defs, next) =
+                    engine.export_page(&workspace, None, filter.clone(), cursor.take(), 1000)?;
+                if format == "csv" {
+                    let mut rows = Vec::with_capacity(contacts.len() + 1);
+                    if first {
+                        rows.push(crate::transfer::csv_header(&defs));
+                    }
+                    rows.extend(contacts.iter().map(|c| crate::transfer::csv_row(c, &defs)));
+                    out.write_all(&crate::transfer::csv_bytes(&rows)).map_err(io)?;
+                } else {
+                    for c in &contacts {
+                        writeln!(out, "{}", c.to_api()).map_err(io)?;
+                    }
                 }
-                match res.next_cursor {
+                first = false;
+                match next {
                     Some(c) => cursor = Some(c),
                     None => break,
                 }
             }
-            out.flush().map_err(|e| CliError::Io("stdout".into(), e))?;
+            out.flush().map_err(io)?;
             engine.shutdown()?;
             Ok(())
         }

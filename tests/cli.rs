@@ -58,6 +58,24 @@ fn import_search_export_reindex() {
         .unwrap();
     assert!(out.status.success());
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 300);
+    let out = bin()
+        .args([
+            "export",
+            "--workspace",
+            "w",
+            "--format",
+            "csv",
+            "--config",
+            cfg(),
+            "--data-dir",
+        ])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let csv_text = String::from_utf8_lossy(&out.stdout);
+    assert!(csv_text.starts_with("id,name,phone,email,tags"), "{csv_text}");
+    assert_eq!(csv_text.lines().count(), 301);
 
     // reindex rebuilds the same index from the store, also after the index was damaged
     std::fs::write(data.join("index").join("meta.json"), b"garbage").unwrap();
