@@ -66,7 +66,9 @@ fn bulk_5k_durable_visible(b: divan::Bencher) {
     b.with_inputs(|| (tempfile::tempdir().expect("tmp"), lines.clone()))
         .bench_values(|(dir, lines)| {
             let e = Engine::open(dir.path(), config()).expect("engine");
-            let out = e.bulk("bench", lines.into_iter()).expect("bulk");
+            let out = e
+                .bulk("bench", lines.into_iter(), &contactdex::audit::Origin::system("bench"))
+                .expect("bulk");
             e.wait_durable(out.seq).expect("durable");
             e.wait_visible_blocking(out.seq).expect("visible");
             e.shutdown().expect("shutdown");
@@ -80,7 +82,13 @@ fn bulk_5k_durable_visible(b: divan::Bencher) {
 fn search_20k(b: divan::Bencher, q: &str) {
     let dir = tempfile::tempdir().expect("tmp");
     let e = Engine::open(dir.path(), config()).expect("engine");
-    let out = e.bulk("bench", corpus(20_000).into_iter()).expect("bulk");
+    let out = e
+        .bulk(
+            "bench",
+            corpus(20_000).into_iter(),
+            &contactdex::audit::Origin::system("bench"),
+        )
+        .expect("bulk");
     e.wait_visible_blocking(out.seq).expect("visible");
     let req = SearchRequest {
         q: Some(q.to_string()),

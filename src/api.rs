@@ -17,6 +17,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{json, Map, Value};
 use tracing::Instrument;
 
+use crate::audit::Origin;
 use crate::engine::{Engine, EngineError, Rejected};
 use crate::model::{ContactInput, FieldDefInput, WorkspaceSettings};
 use crate::search::{SearchError, SearchRequest};
@@ -84,6 +85,31 @@ impl From<EngineError> for ApiError {
 
 type ApiResult<T> = Result<T, ApiError>;
 
+/// Who is writing, for the audit trail: `X-Actor` (e.g. `agent:ana`) and the matched route.
+pub struct Who(pub Origin);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Who {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let route = parts
+            .extensions
+            .get::<MatchedPath>()
+            .map(|m| m.as_str().to_string())
+            .unwrap_or_else(|| parts.uri.path().to_string());
+        let actor =
+            match parts.headers.get("x-actor") {
+                None => None,
+                Some(v) => Some(std::str::from_utf8(v.as_bytes()).map_err(|_| {
+                    ApiError::new(StatusCode::BAD_REQUEST, "invalid_value", "X-Actor: is not valid UTF-8")
+                })?),
+            };
+        Origin::new(actor, format!("{} {route}", parts.method))
+            .map(Who)
+            .map_err(|e| ApiError::from(EngineError::from(e)))
+    }
+}
+
 /// Builds the router.
 pub fn app(state: AppState) -> Router {
     let v1 = Router::new()
@@ -109,6 +135,12 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/workspaces/{ws}/duplicates", get(list_duplicates))
         .route("/v1/workspaces/{ws}/duplicates/reject", post(reject_duplicates))
         .route("/v1/workspaces/{ws}/contacts/{id}/duplicates", get(contact_duplicates))
+        .route("/v1/workspaces/{ws}/contacts/{id}/history", get(contact_history))
+        .route("/v1/workspaces/{ws}/contacts/{id}/export", get(export_contact))
+        .route("/v1/workspaces/{ws}/contacts/import", post(import_csv))
+        .route("/v1/workspaces/{ws}/merges", post(create_merge))
+        .route("/v1/workspaces/{ws}/merges/{merge_id}", get(get_merge))
+        .route("/v1/workspaces/{ws}/merges/{merge_id}/undo", post(undo_merge))
         .route("/metrics", get(metrics))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth));
     Router::new()
@@ -331,12 +363,13 @@ async fn put_contact(
     State(st): State<AppState>,
     Path((ws, id)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
+    Who(origin): Who,
     body: Body,
 ) -> ApiResult<Response> {
     let visible = refresh(&q)?;
     let input: ContactInput = read_json(body, st.engine.cfg.server.max_body_bytes).await?;
     let e = st.engine.clone();
-    let (c, created, seq) = blocking(move || e.upsert_contact(&ws, &id, input, false)).await?;
+    let (c, created, seq) = blocking(move || e.upsert_contact(&ws, &id, input, false, &origin)).await?;
     ack(&st, seq, visible).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(c.to_api())).into_response())
@@ -346,6 +379,7 @@ async fn create_contact(
     State(st): State<AppState>,
     Path(ws): Path<String>,
     Query(q): Query<HashMap<String, String>>,
+    Who(origin): Who,
     body: Body,
 ) -> ApiResult<Response> {
     let visible = refresh(&q)?;
@@ -355,7 +389,7 @@ async fn create_contact(
         .clone()
         .unwrap_or_else(|| format!("cdx-{}", uuid::Uuid::new_v4().simple()));
     let e = st.engine.clone();
-    let (c, _, seq) = blocking(move || e.upsert_contact(&ws, &id, input, true)).await?;
+    let (c, _, seq) = blocking(move || e.upsert_contact(&ws, &id, input, true, &origin)).await?;
     ack(&st, seq, visible).await?;
     Ok((StatusCode::CREATED, Json(c.to_api())).into_response())
 }
@@ -364,12 +398,13 @@ async fn patch_contact(
     State(st): State<AppState>,
     Path((ws, id)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
+    Who(origin): Who,
     body: Body,
 ) -> ApiResult<Json<Value>> {
     let visible = refresh(&q)?;
     let patch: Map<String, Value> = read_json(body, st.engine.cfg.server.max_body_bytes).await?;
     let e = st.engine.clone();
-    let (c, seq) = blocking(move || e.patch_contact(&ws, &id, patch)).await?;
+    let (c, seq) = blocking(move || e.patch_contact(&ws, &id, patch, &origin)).await?;
     ack(&st, seq, visible).await?;
     Ok(Json(c.to_api()))
 }
@@ -378,18 +413,30 @@ async fn delete_contact(
     State(st): State<AppState>,
     Path((ws, id)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
+    Who(origin): Who,
 ) -> ApiResult<Json<Value>> {
     let visible = refresh(&q)?;
-    if q.get("erase").is_some_and(|v| v == "true") {
-        return Err(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "not_implemented",
-            "GDPR erasure (?erase=true) is not available yet; a plain DELETE removes the contact from search and the store",
-        ));
+    let erase = match q.get("erase").map(String::as_str) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(v) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                format!("erase={v:?}: use true or false"),
+            ))
+        }
+    };
+    if erase {
+        // Erasure is synchronous: answered once the data is gone from the store and the index.
+        let e = st.engine.clone();
+        let id2 = id.clone();
+        let erased = blocking(move || e.erase_contact(&ws, &id2, &origin)).await?;
+        return Ok(Json(json!({"id": id, "erased": erased, "index_purged": true})));
     }
     let e = st.engine.clone();
     let id2 = id.clone();
-    let seq = blocking(move || e.delete_contact(&ws, &id2)).await?;
+    let seq = blocking(move || e.delete_contact(&ws, &id2, &origin)).await?;
     ack(&st, seq, visible).await?;
     Ok(Json(json!({"id": id, "deleted": true})))
 }
@@ -403,6 +450,7 @@ async fn bulk(
     Path(ws): Path<String>,
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
+    Who(origin): Who,
     body: Body,
 ) -> ApiResult<Json<Value>> {
     let visible = refresh(&q)?;
@@ -424,7 +472,8 @@ async fn bulk(
     let (tx, mut rx) = tokio::sync::mpsc::channel::<(usize, String)>(4096);
     let engine = st.engine.clone();
     let ws2 = ws.clone();
-    let worker = tokio::task::spawn_blocking(move || engine.bulk(&ws2, std::iter::from_fn(move || rx.blocking_recv())));
+    let worker =
+        tokio::task::spawn_blocking(move || engine.bulk(&ws2, std::iter::from_fn(move || rx.blocking_recv()), &origin));
     let mut stream = body.into_data_stream();
     let mut buf: Vec<u8> = Vec::new();
     let mut rejected: Vec<Rejected> = Vec::new();
@@ -508,11 +557,11 @@ fn push_line(lines: &mut Vec<(usize, String)>, rejected: &mut Vec<Rejected>, n: 
     match std::str::from_utf8(raw) {
         Ok(s) if s.trim().is_empty() => {}
         Ok(s) => lines.push((n, s.to_string())),
-        Err(e) => rejected.push(Rejected {
-            line: n,
-            id: None,
-            error: format!("the line is not valid UTF-8 (at byte {})", e.valid_up_to()),
-        }),
+        Err(e) => rejected.push(Rejected::new(
+            n,
+            None,
+            format!("the line is not valid UTF-8 (at byte {})", e.valid_up_to()),
+        )),
     }
 }
 
@@ -592,6 +641,184 @@ async fn export(
         "application/x-ndjson"
     };
     Ok(([(header::CONTENT_TYPE, ctype)], Body::from_stream(stream)).into_response())
+}
+
+/// Reads a body chunk by chunk on a blocking thread (the CSV reader wants `std::io::Read`).
+struct ChannelReader {
+    rx: tokio::sync::mpsc::Receiver<Result<Bytes, std::io::Error>>,
+    cur: Bytes,
+}
+
+impl std::io::Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.cur.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(Ok(b)) => self.cur = b,
+                Some(Err(e)) => return Err(e),
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.cur.len());
+        buf[..n].copy_from_slice(&self.cur[..n]);
+        self.cur = self.cur.slice(n..);
+        Ok(n)
+    }
+}
+
+/// `POST …/contacts/import`: a CSV body, streamed into [`Engine::import_csv`]. Every bad row
+/// is reported with its row number (the header is row 1), line, column and reason.
+async fn import_csv(
+    State(st): State<AppState>,
+    Path(ws): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    Who(origin): Who,
+    body: Body,
+) -> ApiResult<Json<Value>> {
+    let visible = refresh(&q)?;
+    let limit = st.engine.cfg.server.max_bulk_bytes;
+    if let Some(len) = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        if len > limit {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("the import body is {len} bytes; the limit is {limit}"),
+            ));
+        }
+    }
+    crate::model::validate_workspace_id(&ws).map_err(EngineError::from)?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(64);
+    let engine = st.engine.clone();
+    let reader = ChannelReader { rx, cur: Bytes::new() };
+    let worker = tokio::task::spawn_blocking(move || engine.import_csv(&ws, reader, &origin));
+    let mut stream = body.into_data_stream();
+    let mut total = 0usize;
+    let mut failure: Option<ApiError> = None;
+    while let Some(chunk) = stream.next().await {
+        let item = match chunk {
+            Ok(bytes) => {
+                total += bytes.len();
+                if total > limit {
+                    failure = Some(ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "payload_too_large",
+                        format!("the import body went over the limit of {limit} bytes; the rows before the limit were stored"),
+                    ));
+                    Err(std::io::Error::other("body over the limit"))
+                } else {
+                    Ok(bytes)
+                }
+            }
+            Err(e) => {
+                failure = Some(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "bad_body",
+                    format!("reading the body failed: {e}"),
+                ));
+                Err(std::io::Error::other("body read failed"))
+            }
+        };
+        let stop = item.is_err();
+        if tx.send(item).await.is_err() || stop {
+            break; // the worker stopped (its error is returned below) or the body failed
+        }
+    }
+    drop(tx);
+    let out = match worker.await {
+        Ok(r) => r.map_err(ApiError::from)?,
+        Err(e) => {
+            tracing::error!(error = %e, "the import worker failed");
+            return Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "an internal error occurred; it has been logged",
+            ));
+        }
+    };
+    if out.seq > 0 {
+        ack(&st, out.seq, visible && failure.is_none()).await?;
+    }
+    if let Some(mut f) = failure {
+        f.message = format!("{} ({} accepted)", f.message, out.accepted);
+        return Err(f);
+    }
+    let rejected: Vec<Value> = out
+        .rejected
+        .iter()
+        .map(|r| {
+            let mut v = json!({"row": r.line, "line": r.at_line.unwrap_or(r.line), "error": r.error});
+            if let Some(id) = &r.id {
+                v["id"] = json!(id);
+            }
+            if let Some(c) = &r.column {
+                v["column"] = json!(c);
+            }
+            v
+        })
+        .collect();
+    Ok(Json(json!({"accepted": out.accepted, "rejected": rejected})))
+}
+
+async fn create_merge(
+    State(st): State<AppState>,
+    Path(ws): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    Who(origin): Who,
+    body: Body,
+) -> ApiResult<Json<Value>> {
+    let visible = refresh(&q)?;
+    let input: crate::merge::MergeInput = read_json(body, st.engine.cfg.server.max_body_bytes).await?;
+    let e = st.engine.clone();
+    let (record, c, seq) = blocking(move || e.merge(&ws, input, &origin)).await?;
+    ack(&st, seq, visible).await?;
+    Ok(Json(json!({
+        "merge_id": record["merge_id"],
+        "contact": c.to_api(),
+        "merged": record["merged"],
+    })))
+}
+
+async fn get_merge(State(st): State<AppState>, Path((ws, merge_id)): Path<(String, String)>) -> ApiResult<Json<Value>> {
+    let e = st.engine.clone();
+    Ok(Json(blocking(move || e.get_merge(&ws, &merge_id)).await?))
+}
+
+async fn undo_merge(
+    State(st): State<AppState>,
+    Path((ws, merge_id)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+    Who(origin): Who,
+) -> ApiResult<Json<Value>> {
+    let visible = refresh(&q)?;
+    let e = st.engine.clone();
+    let (mut answer, survivor, seq) = blocking(move || e.undo_merge(&ws, &merge_id, &origin)).await?;
+    ack(&st, seq, visible).await?;
+    answer["contact"] = survivor.map(|c| c.to_api()).unwrap_or(Value::Null);
+    Ok(Json(answer))
+}
+
+/// `GET …/contacts/{id}/history?limit=&cursor=`: newest first.
+async fn contact_history(
+    State(st): State<AppState>,
+    Path((ws, id)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Json<Value>> {
+    let limit = usize_param(&q, "limit", 50, 1000)?.max(1);
+    let cursor = q.get("cursor").cloned();
+    let e = st.engine.clone();
+    let id2 = id.clone();
+    let (entries, next) = blocking(move || e.history(&ws, &id2, cursor.as_deref(), limit)).await?;
+    Ok(Json(json!({"id": id, "entries": entries, "next_cursor": next})))
+}
+
+/// `GET …/contacts/{id}/export`: everything held about the contact (GDPR access).
+async fn export_contact(State(st): State<AppState>, Path((ws, id)): Path<(String, String)>) -> ApiResult<Json<Value>> {
+    let e = st.engine.clone();
+    Ok(Json(blocking(move || e.export_contact(&ws, &id)).await?))
 }
 
 async fn search(

@@ -51,8 +51,11 @@ pub enum Command {
         common: Common,
         #[arg(long)]
         workspace: String,
-        /// The file (`.ndjson`); `-` reads standard input.
+        /// The file (`.ndjson` or `.csv`); `-` reads standard input.
         file: PathBuf,
+        /// `ndjson` or `csv`; by default taken from the file's extension (`-`: ndjson).
+        #[arg(long)]
+        format: Option<String>,
         /// Hide the progress bar.
         #[arg(long)]
         quiet: bool,
@@ -156,8 +159,9 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             common,
             workspace,
             file,
+            format,
             quiet,
-        } => import(&common, &workspace, &file, quiet),
+        } => import(&common, &workspace, &file, format.as_deref(), quiet),
         Command::Search {
             common,
             workspace,
@@ -369,14 +373,20 @@ async fn shutdown_signal() {
     tracing::info!("shutdown signal received");
 }
 
-fn import(common: &Common, ws: &str, file: &Path, quiet: bool) -> Result<(), CliError> {
+fn import(common: &Common, ws: &str, file: &Path, format: Option<&str>, quiet: bool) -> Result<(), CliError> {
     let (cfg, dir) = load(common)?;
-    let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("");
-    if ext.eq_ignore_ascii_case("csv") {
-        return Err(CliError::Usage(
-            "CSV import is not available yet; use NDJSON (.ndjson)".into(),
-        ));
-    }
+    let ext = file
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let csv = match format.map(str::to_ascii_lowercase).as_deref() {
+        Some("csv") => true,
+        Some("ndjson") | Some("jsonl") => false,
+        Some(other) => return Err(CliError::Usage(format!("--format {other}: use ndjson or csv"))),
+        None => ext == "csv",
+    };
+    let origin = crate::audit::Origin::system("cli import");
     let start = Instant::now();
     let engine = Engine::open(&dir, cfg)?;
     let (reader, size): (Box<dyn Read>, u64) = if file == Path::new("-") {
@@ -395,6 +405,36 @@ fn import(common: &Common, ws: &str, file: &Path, quiet: bool) -> Result<(), Cli
         ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {bytes}/{total_bytes} ({eta}) {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
+    if csv {
+        let out = engine.import_csv(ws, pb.wrap_read(reader), &origin)?;
+        for r in out.rejected.iter().take(50) {
+            pb.suspend(|| {
+                eprintln!(
+                    "row {} (line {}){}{}: {}",
+                    r.line,
+                    r.at_line.unwrap_or(r.line),
+                    r.id.as_deref().map(|i| format!(" [{i}]")).unwrap_or_default(),
+                    r.column.as_deref().map(|c| format!(" column {c}")).unwrap_or_default(),
+                    r.error
+                )
+            });
+        }
+        if out.rejected.len() > 50 {
+            eprintln!("… and {} more rejected rows", out.rejected.len() - 50);
+        }
+        engine.wait_durable(out.seq)?;
+        engine.wait_visible_blocking(out.seq)?;
+        pb.finish_and_clear();
+        let wall = start.elapsed().as_secs_f64();
+        engine.shutdown()?;
+        println!(
+            "{}",
+            serde_json::json!({"imported": out.accepted, "rejected": out.rejected.len(),
+                               "wall_s": (wall * 1000.0).round() / 1000.0,
+                               "docs_per_s": (out.accepted as f64 / wall).round()})
+        );
+        return Ok(());
+    }
     let rd = BufReader::with_capacity(1 << 20, pb.wrap_read(reader));
     let bad_utf8 = std::cell::Cell::new(0usize);
     let read_error: std::cell::RefCell<Option<std::io::Error>> = std::cell::RefCell::new(None);
@@ -413,7 +453,7 @@ fn import(common: &Common, ws: &str, file: &Path, quiet: bool) -> Result<(), Cli
             None
         }
     });
-    let out = engine.bulk(ws, lines)?;
+    let out = engine.bulk(ws, lines, &origin)?;
     if let Some(e) = read_error.take() {
         return Err(CliError::Io(file.display().to_string(), e));
     }

@@ -22,6 +22,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::audit::{self, Origin};
 use crate::config::Config;
 use crate::index::{self, IndexError, SearchIndex};
 use crate::metrics::Metrics;
@@ -32,6 +33,7 @@ use crate::search::{self, SearchError, SearchRequest};
 use crate::store::{ChangeSet, Op, Store, StoreError};
 
 mod dedup;
+mod merges;
 pub use dedup::{DedupRun, Job};
 
 /// Engine errors. `Validation`, `NotFound`, `BadRequest`, `Conflict` and `Search(BadRequest)`
@@ -75,10 +77,41 @@ impl WsMeta {
 /// One rejected line of a bulk request.
 #[derive(Debug, Clone, Serialize)]
 pub struct Rejected {
+    /// Bulk: the line number. CSV: the row number (the header is row 1).
     pub line: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// CSV: the column at fault, when one is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
     pub error: String,
+    /// CSV: the physical line the row starts on.
+    #[serde(skip)]
+    pub at_line: Option<usize>,
+}
+
+impl Rejected {
+    pub fn new(line: usize, id: Option<String>, error: impl Into<String>) -> Rejected {
+        Rejected {
+            line,
+            id,
+            column: None,
+            error: error.into(),
+            at_line: None,
+        }
+    }
+}
+
+/// One item of a bulk write: an NDJSON line, an already parsed contact (CSV row), or a row
+/// that failed before validation.
+pub enum BulkItem {
+    Line(usize, String),
+    Input {
+        row: usize,
+        line: usize,
+        input: Box<ContactInput>,
+    },
+    Bad(Rejected),
 }
 
 /// Result of one bulk chunk.
@@ -91,7 +124,8 @@ pub struct BulkOutcome {
 
 /// Validated bulk lines, ready to store.
 struct Prepared {
-    good: Vec<model::Validated>,
+    /// (line, validated contact)
+    good: Vec<(usize, model::Validated)>,
     rejected: Vec<Rejected>,
     now: chrono::DateTime<Utc>,
 }
@@ -126,6 +160,13 @@ struct Visibility {
 
 enum Control {
     Refresh,
+    /// Erasure: once the index has applied `seq`, commit, then merge away every segment that
+    /// still holds these contacts (their deleted documents' terms), and answer.
+    Purge {
+        seq: u64,
+        keys: Vec<(String, String)>,
+        reply: Sender<Result<()>>,
+    },
     Shutdown,
 }
 
@@ -140,6 +181,7 @@ pub struct Engine {
     indexer: std::sync::Mutex<Option<JoinHandle<()>>>,
     pub metrics: Arc<Metrics>,
     jobs: std::sync::Mutex<HashMap<String, Arc<Job>>>,
+    data_dir: std::path::PathBuf,
 }
 
 const BULK_CHUNK: usize = 2000;
@@ -195,7 +237,13 @@ impl Engine {
             indexer: std::sync::Mutex::new(Some(handle)),
             metrics,
             jobs: std::sync::Mutex::new(HashMap::new()),
+            data_dir: data_dir.to_path_buf(),
         })
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
     }
 
     /// True once the index has caught up with the store after start-up.
@@ -350,11 +398,14 @@ impl Engine {
     // -----------------------------------------------------------------------------------
     // contacts
 
+    /// Reads a contact; a merged-away id resolves to the contact it was merged into.
     pub fn get_contact(&self, ws: &str, id: &str) -> Result<Contact> {
         self.existing_ws(ws)?;
         model::validate_contact_id(id)?;
+        let live = merges::resolve(&self.store, ws, id)?
+            .ok_or_else(|| EngineError::NotFound(format!("contact {id:?} does not exist in workspace {ws:?}")))?;
         self.store
-            .contact(ws, id)?
+            .contact(ws, &live)?
             .ok_or_else(|| EngineError::NotFound(format!("contact {id:?} does not exist in workspace {ws:?}")))
     }
 
@@ -367,6 +418,7 @@ impl Engine {
         id: &str,
         input: ContactInput,
         create_only: bool,
+        origin: &Origin,
     ) -> Result<(Contact, bool, u64)> {
         model::validate_workspace_id(ws)?;
         model::validate_contact_id(id)?;
@@ -379,6 +431,9 @@ impl Engine {
                 return Err(EngineError::Conflict(format!(
                     "contact {id:?} already exists; use PUT to replace it or PATCH to change it"
                 )));
+            }
+            if previous.is_none() {
+                merges::refuse_merged(store, ws, id)?;
             }
             let meta = if meta.exists {
                 meta.clone()
@@ -400,6 +455,13 @@ impl Engine {
             for d in v.new_fields {
                 ops.push(Op::PutField { ws: ws.into(), def: d });
             }
+            if let Some(entry) = audit::write_entry(origin, &now, previous.as_ref(), &v.contact) {
+                ops.push(Op::History {
+                    ws: ws.into(),
+                    id: id.into(),
+                    entry,
+                });
+            }
             let c = Arc::new(v.contact);
             ops.push(Op::PutContact {
                 ws: ws.into(),
@@ -420,7 +482,13 @@ impl Engine {
     /// key by key). The read-modify-write runs under the store's write lock, so concurrent
     /// patches never lose each other's changes.
     #[tracing::instrument(level = "debug", skip_all, fields(ws = %ws))]
-    pub fn patch_contact(&self, ws: &str, id: &str, patch: Map<String, Value>) -> Result<(Contact, u64)> {
+    pub fn patch_contact(
+        &self,
+        ws: &str,
+        id: &str,
+        patch: Map<String, Value>,
+        origin: &Origin,
+    ) -> Result<(Contact, u64)> {
         self.existing_ws(ws)?;
         model::validate_contact_id(id)?;
         if let Some(v) = patch.get("id") {
@@ -433,9 +501,12 @@ impl Engine {
         let cfg = self.cfg.clone();
         let now = Utc::now();
         let (c, seq) = self.store.commit::<_, EngineError>(|store| {
-            let previous = store
-                .contact(ws, id)?
-                .ok_or_else(|| EngineError::NotFound(format!("contact {id:?} does not exist in workspace {ws:?}")))?;
+            let Some(previous) = store.contact(ws, id)? else {
+                merges::refuse_merged(store, ws, id)?;
+                return Err(EngineError::NotFound(format!(
+                    "contact {id:?} does not exist in workspace {ws:?}"
+                )));
+            };
             let meta = load_meta(store, &cfg, ws)?;
             let mut doc = previous.to_input_json();
             model::merge_patch(&mut doc, patch);
@@ -451,6 +522,13 @@ impl Engine {
                 .into_iter()
                 .map(|d| Op::PutField { ws: ws.into(), def: d })
                 .collect();
+            if let Some(entry) = audit::write_entry(origin, &now, Some(&previous), &v.contact) {
+                ops.push(Op::History {
+                    ws: ws.into(),
+                    id: id.into(),
+                    entry,
+                });
+            }
             let c = Arc::new(v.contact);
             ops.push(Op::PutContact {
                 ws: ws.into(),
@@ -466,20 +544,32 @@ impl Engine {
 
     /// Deletes a contact. Returns the write's sequence.
     #[tracing::instrument(level = "debug", skip_all, fields(ws = %ws))]
-    pub fn delete_contact(&self, ws: &str, id: &str) -> Result<u64> {
+    pub fn delete_contact(&self, ws: &str, id: &str, origin: &Origin) -> Result<u64> {
         self.existing_ws(ws)?;
         model::validate_contact_id(id)?;
+        let now = Utc::now();
         let ((), seq) = self.store.commit::<_, EngineError>(|store| {
-            if store.contact(ws, id)?.is_none() {
+            if !store.contact_exists(ws, id)? {
+                merges::refuse_merged(store, ws, id)?;
                 return Err(EngineError::NotFound(format!(
                     "contact {id:?} does not exist in workspace {ws:?}"
                 )));
             }
+            let entry = Value::Object(audit::entry(origin, &now, "delete"))
+                .to_string()
+                .into_bytes();
             Ok((
-                vec![Op::DeleteContact {
-                    ws: ws.into(),
-                    id: id.into(),
-                }],
+                vec![
+                    Op::History {
+                        ws: ws.into(),
+                        id: id.into(),
+                        entry,
+                    },
+                    Op::DeleteContact {
+                        ws: ws.into(),
+                        id: id.into(),
+                    },
+                ],
                 (),
             ))
         })?;
@@ -493,32 +583,41 @@ impl Engine {
     }
 
     /// Parses and validates bulk lines in parallel (no store access).
-    fn prepare_chunk(&self, meta: &WsMeta, lines: Vec<(usize, String)>, now: chrono::DateTime<Utc>) -> Prepared {
-        let parsed: Vec<std::result::Result<model::Validated, Rejected>> = lines
+    fn prepare_chunk(&self, meta: &WsMeta, items: Vec<BulkItem>, now: chrono::DateTime<Utc>) -> Prepared {
+        let parsed: Vec<std::result::Result<(usize, model::Validated), Rejected>> = items
             .into_par_iter()
-            .filter(|(_, l)| !l.trim().is_empty())
-            .map(|(line, text)| {
-                let input: ContactInput = serde_json::from_str(&text).map_err(|e| Rejected {
-                    line,
-                    id: None,
-                    error: format!("invalid JSON: {e}"),
-                })?;
+            .filter(|it| !matches!(it, BulkItem::Line(_, l) if l.trim().is_empty()))
+            .map(|item| {
+                let (line, at_line, input) = match item {
+                    BulkItem::Bad(r) => return Err(r),
+                    BulkItem::Input { row, line, input } => (row, Some(line), *input),
+                    BulkItem::Line(line, text) => {
+                        let input: ContactInput = serde_json::from_str(&text)
+                            .map_err(|e| Rejected::new(line, None, format!("invalid JSON: {e}")))?;
+                        (line, None, input)
+                    }
+                };
                 let Some(id) = input.id.clone() else {
-                    return Err(Rejected {
-                        line,
-                        id: None,
-                        error: "id: a bulk line needs an \"id\"".into(),
-                    });
+                    let mut r = Rejected::new(line, None, "id: a row needs an \"id\"");
+                    if at_line.is_some() {
+                        r.column = Some("id".into());
+                        r.at_line = at_line;
+                    }
+                    return Err(r);
                 };
                 let ctx = WriteContext {
                     settings: &meta.settings,
                     fields: &meta.fields,
                 };
-                Contact::from_input(&id, input, &ctx, None, now).map_err(|e| Rejected {
-                    line,
-                    id: Some(id),
-                    error: e.to_string(),
-                })
+                Contact::from_input(&id, input, &ctx, None, now)
+                    .map(|v| (line, v))
+                    .map_err(|e| Rejected {
+                        line,
+                        id: Some(id),
+                        column: at_line.map(|_| crate::transfer::column_of(&e.field)),
+                        error: e.to_string(),
+                        at_line,
+                    })
             })
             .collect();
         let mut out = Prepared {
@@ -536,18 +635,25 @@ impl Engine {
     }
 
     /// Stores prepared contacts in one batch (one sequence number).
-    fn commit_prepared(&self, ws: &str, meta: &Arc<WsMeta>, prepared: Prepared) -> Result<BulkOutcome> {
+    fn commit_prepared(
+        &self,
+        ws: &str,
+        meta: &Arc<WsMeta>,
+        prepared: Prepared,
+        origin: &Origin,
+    ) -> Result<BulkOutcome> {
         let Prepared { good, rejected, now } = prepared;
         let mut out = BulkOutcome {
             accepted: 0,
             rejected,
             seq: 0,
         };
-        self.metrics.bulk_rejected.inc_by(out.rejected.len() as u64);
         if good.is_empty() {
+            self.metrics.bulk_rejected.inc_by(out.rejected.len() as u64);
             return Ok(out);
         }
         let cfg = self.cfg.clone();
+        let late = &mut out.rejected;
         let ((accepted, new_ws, new_fields), seq) = self.store.commit::<_, EngineError>(|store| {
             let meta_now = if meta.exists {
                 meta.clone()
@@ -564,27 +670,35 @@ impl Engine {
             let mut created = std::collections::HashSet::new();
             let mut in_batch = std::collections::HashSet::new();
             let mut n = 0;
-            for v in good {
+            for (line, v) in good {
+                let mut c = v.contact;
+                let prev = store.contact(ws, &c.id)?;
+                if prev.is_none() {
+                    if let Err(e) = merges::refuse_merged(store, ws, &c.id) {
+                        late.push(Rejected::new(line, Some(c.id.clone()), e.to_string()));
+                        continue;
+                    }
+                }
                 for d in v.new_fields {
                     if !meta_now.fields.contains_key(&d.key) && created.insert(d.key.clone()) {
                         ops.push(Op::PutField { ws: ws.into(), def: d });
                     }
                 }
-                let mut c = v.contact;
                 // a line without created_at keeps the stored contact's
-                let exists = if c.created_at == now {
-                    match store.contact(ws, &c.id)? {
-                        Some(prev) => {
-                            c.created_at = prev.created_at;
-                            true
-                        }
-                        None => false,
+                if let Some(prev) = &prev {
+                    if c.created_at == now {
+                        c.created_at = prev.created_at;
                     }
-                } else {
-                    store.contact_exists(ws, &c.id)?
-                };
+                }
+                if let Some(entry) = audit::write_entry(origin, &now, prev.as_ref(), &c) {
+                    ops.push(Op::History {
+                        ws: ws.into(),
+                        id: c.id.clone(),
+                        entry,
+                    });
+                }
                 // an id repeated inside one batch replaces its earlier line
-                let fresh = !exists && in_batch.insert(c.id.clone());
+                let fresh = prev.is_none() && in_batch.insert(c.id.clone());
                 ops.push(Op::PutContact {
                     ws: ws.into(),
                     contact: Arc::new(c),
@@ -597,6 +711,8 @@ impl Engine {
         if new_ws || new_fields {
             self.invalidate(ws);
         }
+        out.rejected.sort_by_key(|r| r.line);
+        self.metrics.bulk_rejected.inc_by(out.rejected.len() as u64);
         out.accepted = accepted;
         out.seq = seq;
         self.after_write(seq, accepted as u64);
@@ -605,7 +721,44 @@ impl Engine {
 
     /// Stores a stream of lines in chunks, pipelined: this thread parses and validates chunk
     /// N+1 (in parallel) while a second thread writes chunk N to the store.
-    pub fn bulk(&self, ws: &str, lines: impl Iterator<Item = (usize, String)>) -> Result<BulkOutcome> {
+    pub fn bulk(&self, ws: &str, lines: impl Iterator<Item = (usize, String)>, origin: &Origin) -> Result<BulkOutcome> {
+        self.bulk_items(ws, lines.map(|(n, l)| BulkItem::Line(n, l)), origin)
+    }
+
+    /// Imports a CSV (see [`crate::transfer::CsvImport`]), streaming, through the bulk path:
+    /// a header problem (unknown column, undefined custom field) refuses the whole file;
+    /// a bad row is reported with its row, line and column and never sinks the others.
+    pub fn import_csv(&self, ws: &str, input: impl std::io::Read, origin: &Origin) -> Result<BulkOutcome> {
+        model::validate_workspace_id(ws)?;
+        let csv = crate::transfer::CsvImport::new(input).map_err(|e| EngineError::BadRequest(e.to_string()))?;
+        let meta = self.ws_meta(ws)?;
+        if !meta.settings.auto_create_fields {
+            for key in csv.custom_keys() {
+                if !meta.fields.contains_key(&key) {
+                    return Err(EngineError::BadRequest(format!(
+                        "column custom.{key}: the workspace has no field {key:?}; define it first (PUT /v1/workspaces/{ws}/fields/{key}) or drop the column"
+                    )));
+                }
+            }
+        }
+        let rows = csv.with_fields(&meta.defs()).map(|r| match r {
+            Ok(row) => BulkItem::Input {
+                row: row.row,
+                line: row.line,
+                input: Box::new(row.input),
+            },
+            Err(e) => BulkItem::Bad(Rejected {
+                line: e.row,
+                id: e.id,
+                column: e.column,
+                error: e.error,
+                at_line: Some(e.line),
+            }),
+        });
+        self.bulk_items(ws, rows, origin)
+    }
+
+    fn bulk_items(&self, ws: &str, items: impl Iterator<Item = BulkItem>, origin: &Origin) -> Result<BulkOutcome> {
         model::validate_workspace_id(ws)?;
         let meta = self.ws_meta(ws)?;
         std::thread::scope(|scope| {
@@ -615,7 +768,7 @@ impl Engine {
                 let mut total = BulkOutcome::default();
                 let mut meta = meta2;
                 for prepared in rx {
-                    let o = self.commit_prepared(ws, &meta, prepared)?;
+                    let o = self.commit_prepared(ws, &meta, prepared, origin)?;
                     if !meta.exists {
                         meta = self.ws_meta(ws)?;
                     }
@@ -626,7 +779,7 @@ impl Engine {
                 Ok(total)
             });
             let mut chunk = Vec::with_capacity(BULK_CHUNK);
-            let mut lines = lines.peekable();
+            let mut lines = items.peekable();
             while lines.peek().is_some() {
                 chunk.extend(lines.by_ref().take(BULK_CHUNK));
                 let prepared = self.prepare_chunk(&meta, std::mem::take(&mut chunk), Utc::now());
@@ -848,6 +1001,22 @@ impl Indexer {
                     Ok(Control::Refresh) => {
                         defs_cache.clear();
                     }
+                    Ok(Control::Purge { seq, keys, reply }) => {
+                        while applied_seq < seq {
+                            match changes.recv_timeout(Duration::from_secs(30)) {
+                                Ok(cs) => {
+                                    self.apply(&cs, &mut defs_cache);
+                                    pending_seq = Some(cs.seq);
+                                    applied_seq = cs.seq;
+                                }
+                                Err(_) => break,
+                            }
+                        }
+                        if let Some(seq) = pending_seq.take() {
+                            self.commit(seq);
+                        }
+                        let _ = reply.send(self.purge(&keys));
+                    }
                     Ok(Control::Shutdown) | Err(_) => shutdown = true,
                 },
                 default(timeout) => {}
@@ -938,6 +1107,44 @@ impl Indexer {
             ),
             Err(e) => tracing::warn!(error = %e, "trimming the change log failed"),
         }
+    }
+
+    /// Merges away every segment that still holds one of these contacts' terms (their
+    /// deleted documents), until none does. A segment busy in a background merge is retried.
+    fn purge(&mut self, keys: &[(String, String)]) -> Result<()> {
+        let start = Instant::now();
+        let mut rounds = 0;
+        loop {
+            let segs = self.index.segments_holding(keys)?;
+            if segs.is_empty() {
+                break;
+            }
+            rounds += 1;
+            if rounds > 50 {
+                return Err(EngineError::Unavailable(
+                    "erased contacts are still in index segments after 50 merge attempts; retry the erasure".into(),
+                ));
+            }
+            let Some(w) = self.writer.as_mut() else {
+                return Err(EngineError::Unavailable("the indexer is stopping".into()));
+            };
+            if let Err(e) = w.merge_segments(&segs) {
+                // most likely a background merge holds one of the segments: wait for it
+                tracing::debug!(error = %e, "purge merge deferred");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            self.index.reload()?;
+        }
+        if let Some(w) = &self.writer {
+            w.collect_garbage()?;
+        }
+        tracing::info!(
+            contacts = keys.len(),
+            rounds,
+            ms = start.elapsed().as_millis() as u64,
+            "erased contacts purged from the index"
+        );
+        Ok(())
     }
 
     /// Brings the index up to the store: replays the change log after the committed

@@ -433,6 +433,28 @@ impl SearchIndex {
     pub fn num_docs(&self) -> u64 {
         self.reader.searcher().num_docs()
     }
+
+    /// The segments whose term dictionary still names one of these contacts, alive or
+    /// deleted: a deleted document's terms stay in its segment until the segment is merged.
+    pub fn segments_holding(&self, keys: &[(String, String)]) -> Result<Vec<tantivy::index::SegmentId>> {
+        let searcher = self.reader.searcher();
+        let mut out = Vec::new();
+        for seg in searcher.segment_readers() {
+            let inv = seg.inverted_index(self.fields.key)?;
+            for (ws, id) in keys {
+                let term = Term::from_field_text(self.fields.key, &doc_key(ws, id));
+                if inv
+                    .get_term_info(&term)
+                    .map_err(|e| IndexError::Io("term dictionary".into(), e))?
+                    .is_some()
+                {
+                    out.push(seg.segment_id());
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
 }
 
 /// Write side of the index. One per index directory.
@@ -520,6 +542,22 @@ impl IndexWriter {
         .unwrap_or_default();
         prepared.set_payload(&payload);
         prepared.commit()?;
+        Ok(())
+    }
+
+    /// Rewrites these segments without their deleted documents (and the terms only those
+    /// held), then deletes the files no commit needs any more.
+    pub fn merge_segments(&mut self, ids: &[tantivy::index::SegmentId]) -> Result<()> {
+        if !ids.is_empty() {
+            self.writer.merge(ids).wait()?;
+        }
+        self.writer.garbage_collect_files().wait()?;
+        Ok(())
+    }
+
+    /// Deletes the files no commit needs any more.
+    pub fn collect_garbage(&self) -> Result<()> {
+        self.writer.garbage_collect_files().wait()?;
         Ok(())
     }
 

@@ -5,11 +5,13 @@
 //! the [`cli`] call. See ARCHITECTURE.md for the map.
 
 pub mod api;
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod dedup;
 pub mod engine;
 pub mod index;
+pub mod merge;
 pub mod metrics;
 pub mod model;
 pub mod normalize;

@@ -6,7 +6,13 @@
 //! |--------------------------|----------------------------------------|
 //! | `w` ws                   | workspace settings (JSON)              |
 //! | `f` ws `\0` key          | custom field definition (JSON)         |
-//! | `c` ws `\0` id           | contact (JSON)                          |
+//! | `c` ws `\0` id           | contact (JSON, sealed)                  |
+//! | `k` ws `\0` id           | the contact's key slot (u64 BE)         |
+//! | `h` ws `\0` id `\0` n    | history entry n (JSON, sealed; erasure markers plain) |
+//! | `a` ws `\0` id           | alias: merged-away id → survivor (JSON) |
+//! | `g` ws `\0` merge id     | merge record (JSON, ids only)           |
+//! | `s` ws `\0` id `\0` merge | the contact as it was before that merge (sealed) |
+//! | `z` slot (u64 BE)        | key slot waiting to be shredded         |
 //! | `x` ws `\0` n (u32 BE)   | duplicate proposal n of the last job   |
 //! | `r` ws `\0` a `\0` b     | rejected pair (a < b)                  |
 //! | `l` seq (u64 BE)         | change-log entry: the (ws, id)s written |
@@ -18,6 +24,9 @@
 //! indexer) in sequence order. The batch is in memory until flushed: **acknowledge a write only
 //! after [`Store::wait_durable`] returned for its sequence.** Concurrent writers share one
 //! flush (group commit): a flush covers every batch applied before it started.
+//!
+//! **Personal data** is sealed with the contact's own key (see [`seal`]); the keys live in a
+//! separate file (`keys` beside sled's files) that erasure overwrites in place.
 //!
 //! **Crash.** After `kill -9` every batch whose `wait_durable` returned is on disk. The change
 //! log keeps entries until the index confirms a commit that covers them
@@ -31,7 +40,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{Contact, FieldDef, WorkspaceSettings};
 
-const FORMAT: &[u8] = b"contactdex-store-v1";
+pub mod seal;
+use seal::{KeyFile, SealError};
+
+const FORMAT: &[u8] = b"contactdex-store-v2";
 
 /// Store errors. All are internal (a client cannot cause them) except none: validation
 /// happens before the store.
@@ -45,6 +57,8 @@ pub enum StoreError {
     Sled(#[from] sled::Error),
     #[error("a stored record cannot be decoded ({key}): {message}")]
     Decode { key: String, message: String },
+    #[error("sealed data: {0}")]
+    Seal(#[from] SealError),
     #[error("the store was closed")]
     Closed,
 }
@@ -72,6 +86,39 @@ pub enum Op {
     DeleteContact {
         ws: String,
         id: String,
+    },
+    /// Appends an entry (JSON) to a contact's history, sealed with the contact's key.
+    History {
+        ws: String,
+        id: String,
+        entry: Vec<u8>,
+    },
+    /// Makes `id` resolve to another contact (JSON alias record), or stops it (`None`).
+    Alias {
+        ws: String,
+        id: String,
+        alias: Option<Vec<u8>>,
+    },
+    /// Writes a merge record (JSON; ids and choices only, no personal values).
+    PutMerge {
+        ws: String,
+        merge_id: String,
+        record: Vec<u8>,
+    },
+    /// The contact `id` as it was before merge `merge_id` (JSON), sealed with its key.
+    /// `None` removes it.
+    Snapshot {
+        ws: String,
+        id: String,
+        merge_id: String,
+        doc: Option<Vec<u8>>,
+    },
+    /// GDPR erasure: removes the contact, its history and snapshots, schedules its key for
+    /// shredding (see [`Store::complete_erasures`]) and leaves one plain history entry.
+    Erase {
+        ws: String,
+        id: String,
+        entry: Vec<u8>,
     },
     /// Replaces the workspace's duplicate proposals (JSON documents, in order).
     ReplaceProposals {
@@ -102,6 +149,8 @@ struct LogEntry {
 
 struct WriteState {
     seq: u64,
+    /// Next free key slot.
+    next_slot: u64,
     listener: Option<Sender<ChangeSet>>,
 }
 
@@ -115,6 +164,15 @@ pub struct Store {
     /// Highest sequence known to be on disk.
     durable: AtomicU64,
     flush_lock: Mutex<()>,
+    keys: KeyFile,
+    /// New keys written since the key file was last synced.
+    keys_dirty: std::sync::atomic::AtomicBool,
+}
+
+/// A stored history entry: its position (for paging) and JSON.
+pub struct HistoryItem {
+    pub pos: [u8; 12],
+    pub entry: Vec<u8>,
 }
 
 fn ws_key(prefix: u8, ws: &str, rest: Option<&str>) -> Vec<u8> {
@@ -126,6 +184,18 @@ fn ws_key(prefix: u8, ws: &str, rest: Option<&str>) -> Vec<u8> {
         k.extend_from_slice(r.as_bytes());
     }
     k
+}
+
+fn sub_key(prefix: u8, ws: &str, id: &str, rest: &[u8]) -> Vec<u8> {
+    let mut k = ws_key(prefix, ws, Some(id));
+    k.push(0);
+    k.extend_from_slice(rest);
+    k
+}
+
+fn u64_of(v: &[u8]) -> Option<u64> {
+    let b: [u8; 8] = v.get(..8)?.try_into().ok()?;
+    Some(u64::from_be_bytes(b))
 }
 
 fn log_key(seq: u64) -> [u8; 9] {
@@ -159,10 +229,12 @@ impl Store {
                 message: "the directory is not empty but holds no sled database".into(),
             });
         }
+        // No background flush: sled is flushed only by `wait_durable`, after the key file is
+        // synced, so no record reaches the disk before its key does.
         let db = sled::Config::default()
             .path(path)
             .cache_capacity(cache_mb * 1024 * 1024)
-            .flush_every_ms(Some(500))
+            .flush_every_ms(None)
             .open()
             .map_err(|e| match e {
                 sled::Error::Io(ref io)
@@ -180,7 +252,11 @@ impl Store {
             Some(v) => {
                 return Err(StoreError::Corrupt {
                     path: display,
-                    message: format!("unknown store format {:?}", String::from_utf8_lossy(&v)),
+                    message: format!(
+                        "store format {:?} is not {:?} (written by another contactdex version; export it with that version and import it here)",
+                        String::from_utf8_lossy(&v),
+                        String::from_utf8_lossy(FORMAT)
+                    ),
                 })
             }
             None if existed && !db.is_empty() => {
@@ -208,14 +284,93 @@ impl Store {
             }
             None => 0,
         };
-        Ok(Store {
+        let next_slot = db.get(b"mslot")?.and_then(|v| u64_of(&v)).unwrap_or(0);
+        let key_path = path.join("keys");
+        if next_slot > 0 && !key_path.exists() {
+            return Err(StoreError::Corrupt {
+                path: display,
+                message: format!(
+                    "the key file {} is missing: the contacts cannot be decrypted without it",
+                    key_path.display()
+                ),
+            });
+        }
+        let keys = KeyFile::open(&key_path)?;
+        if keys.len() < next_slot {
+            // Only writes that were never acknowledged can be missing their keys.
+            tracing::warn!(
+                have = keys.len(),
+                need = next_slot,
+                "the key file is shorter than the slot counter (a crash before an acknowledgement)"
+            );
+            keys.ensure_len(next_slot);
+        }
+        let store = Store {
             db,
             path: display,
-            write: Mutex::new(WriteState { seq, listener: None }),
+            write: Mutex::new(WriteState {
+                seq,
+                next_slot,
+                listener: None,
+            }),
             applied: AtomicU64::new(seq),
             durable: AtomicU64::new(seq),
             flush_lock: Mutex::new(()),
-        })
+            keys,
+            keys_dirty: std::sync::atomic::AtomicBool::new(false),
+        };
+        // Erasures interrupted by a crash are finished before anything else.
+        store.complete_erasures()?;
+        Ok(store)
+    }
+
+    /// The key slot of a contact, allocating one (in `new_keys`) when it has none.
+    fn slot_for(
+        &self,
+        ws: &str,
+        id: &str,
+        w: &mut WriteState,
+        local: &mut std::collections::HashMap<(String, String), u64>,
+        batch: &mut sled::Batch,
+        first_new: &mut Option<u64>,
+    ) -> Result<u64> {
+        if let Some(s) = local.get(&(ws.to_string(), id.to_string())) {
+            return Ok(*s);
+        }
+        let k = ws_key(b'k', ws, Some(id));
+        let slot = match self.db.get(&k)?.and_then(|v| u64_of(&v)) {
+            Some(s) => s,
+            None => {
+                let s = w.next_slot;
+                w.next_slot += 1;
+                first_new.get_or_insert(s);
+                batch.insert(k, &s.to_be_bytes()[..]);
+                s
+            }
+        };
+        local.insert((ws.to_string(), id.to_string()), slot);
+        Ok(slot)
+    }
+
+    /// Shreds the keys of finished erasures (`z` records) and syncs the key file. Called
+    /// after the erasing batch is durable, and at start-up.
+    pub fn complete_erasures(&self) -> Result<usize> {
+        let mut batch = sled::Batch::default();
+        let mut n = 0;
+        for kv in self.db.scan_prefix(b"z") {
+            let (k, _) = kv?;
+            if let Some(slot) = u64_of(&k[1..]) {
+                self.keys.shred(slot)?;
+            }
+            batch.remove(k);
+            n += 1;
+        }
+        if n > 0 {
+            self.keys.sync()?;
+            self.db.apply_batch(batch)?;
+            self.db.flush()?;
+        }
+        Ok(n)
     }
 
     /// Where the store lives.
@@ -250,7 +405,8 @@ impl Store {
         &self,
         build: impl FnOnce(&Store) -> std::result::Result<(Vec<Op>, R), E>,
     ) -> std::result::Result<(R, u64), E> {
-        let mut w = self.write.lock().map_err(|_| StoreError::Closed)?;
+        let mut guard = self.write.lock().map_err(|_| StoreError::Closed)?;
+        let w = &mut *guard;
         let (ops, r) = build(self)?;
         if ops.is_empty() {
             return Ok((r, w.seq));
@@ -259,17 +415,70 @@ impl Store {
         let mut batch = sled::Batch::default();
         let mut changed = Vec::new();
         let mut logged = Vec::new();
-        for op in ops {
+        // Values to seal, once every new key of this batch exists: (sled key, slot, plain).
+        let mut to_seal: Vec<(Vec<u8>, u64, Vec<u8>)> = Vec::new();
+        let mut slots = std::collections::HashMap::new();
+        let mut first_new: Option<u64> = None;
+        for (n, op) in ops.into_iter().enumerate() {
+            let pos = {
+                let mut p = [0u8; 12];
+                p[..8].copy_from_slice(&seq.to_be_bytes());
+                p[8..].copy_from_slice(&(n as u32).to_be_bytes());
+                p
+            };
             match op {
                 Op::PutSettings { ws, settings } => batch.insert(ws_key(b'w', &ws, None), encode(&settings)),
                 Op::PutField { ws, def } => batch.insert(ws_key(b'f', &ws, Some(&def.key)), encode(&def)),
                 Op::PutContact { ws, contact, fresh } => {
-                    batch.insert(ws_key(b'c', &ws, Some(&contact.id)), encode(contact.as_ref()));
+                    let slot = self.slot_for(&ws, &contact.id, w, &mut slots, &mut batch, &mut first_new)?;
+                    to_seal.push((ws_key(b'c', &ws, Some(&contact.id)), slot, encode(contact.as_ref())));
                     logged.push((ws.clone(), contact.id.clone()));
                     changed.push((ws, contact.id.clone(), Some(contact), fresh));
                 }
                 Op::DeleteContact { ws, id } => {
                     batch.remove(ws_key(b'c', &ws, Some(&id)));
+                    logged.push((ws.clone(), id.clone()));
+                    changed.push((ws, id, None, false));
+                }
+                Op::History { ws, id, entry } => {
+                    let slot = self.slot_for(&ws, &id, w, &mut slots, &mut batch, &mut first_new)?;
+                    to_seal.push((sub_key(b'h', &ws, &id, &pos), slot, entry));
+                }
+                Op::Alias { ws, id, alias } => match alias {
+                    Some(a) => batch.insert(ws_key(b'a', &ws, Some(&id)), a),
+                    None => batch.remove(ws_key(b'a', &ws, Some(&id))),
+                },
+                Op::PutMerge { ws, merge_id, record } => batch.insert(ws_key(b'g', &ws, Some(&merge_id)), record),
+                Op::Snapshot { ws, id, merge_id, doc } => {
+                    let k = sub_key(b's', &ws, &id, merge_id.as_bytes());
+                    match doc {
+                        Some(d) => {
+                            let slot = self.slot_for(&ws, &id, w, &mut slots, &mut batch, &mut first_new)?;
+                            to_seal.push((k, slot, d));
+                        }
+                        None => batch.remove(k),
+                    }
+                }
+                Op::Erase { ws, id, entry } => {
+                    let kk = ws_key(b'k', &ws, Some(&id));
+                    if let Some(slot) = self.db.get(&kk).map_err(StoreError::from)?.and_then(|v| u64_of(&v)) {
+                        let mut z = vec![b'z'];
+                        z.extend_from_slice(&slot.to_be_bytes());
+                        batch.insert(z, &b""[..]);
+                    }
+                    batch.remove(kk);
+                    slots.remove(&(ws.clone(), id.clone()));
+                    to_seal.retain(|(k, _, _)| !k.starts_with(&ws_key(b'c', &ws, Some(&id))));
+                    for prefix in [b'h', b's'] {
+                        let mut p = ws_key(prefix, &ws, Some(&id));
+                        p.push(0);
+                        for k in self.db.scan_prefix(&p).keys() {
+                            batch.remove(k.map_err(StoreError::from)?);
+                        }
+                        to_seal.retain(|(k, _, _)| !k.starts_with(&p));
+                    }
+                    batch.remove(ws_key(b'c', &ws, Some(&id)));
+                    batch.insert(sub_key(b'h', &ws, &id, &pos), seal::plain(&entry));
                     logged.push((ws.clone(), id.clone()));
                     changed.push((ws, id, None, false));
                 }
@@ -293,6 +502,16 @@ impl Store {
                     batch.insert(k, &b""[..]);
                 }
             }
+        }
+        if let Some(first) = first_new {
+            self.keys
+                .create(first, (w.next_slot - first) as usize)
+                .map_err(StoreError::from)?;
+            self.keys_dirty.store(true, Ordering::Release);
+            batch.insert(&b"mslot"[..], &w.next_slot.to_be_bytes()[..]);
+        }
+        for (k, slot, plain) in to_seal {
+            batch.insert(k, self.keys.seal(slot, &plain).map_err(StoreError::from)?);
         }
         if !logged.is_empty() {
             batch.insert(&log_key(seq)[..], encode(&LogEntry { c: logged }));
@@ -320,6 +539,12 @@ impl Store {
             return Ok(());
         }
         let upto = self.applied.load(Ordering::Acquire);
+        if self.keys_dirty.swap(false, Ordering::AcqRel) {
+            if let Err(e) = self.keys.sync() {
+                self.keys_dirty.store(true, Ordering::Release);
+                return Err(e.into());
+            }
+        }
         self.db.flush()?;
         self.durable.fetch_max(upto, Ordering::AcqRel);
         Ok(())
@@ -368,7 +593,16 @@ impl Store {
 
     pub fn contact(&self, ws: &str, id: &str) -> Result<Option<Contact>> {
         let k = ws_key(b'c', ws, Some(id));
-        self.db.get(&k)?.map(|v| decode(&k, &v)).transpose()
+        self.db.get(&k)?.map(|v| self.unseal(&k, &v)).transpose()
+    }
+
+    /// Opens a sealed record and decodes its JSON.
+    fn unseal<T: for<'de> Deserialize<'de>>(&self, key: &[u8], v: &[u8]) -> Result<T> {
+        let plain = self.keys.open_value(v).map_err(|e| StoreError::Decode {
+            key: String::from_utf8_lossy(key).replace('\0', "/"),
+            message: e.to_string(),
+        })?;
+        decode(key, &plain)
     }
 
     /// Iterates a workspace's contacts in id order.
@@ -377,7 +611,7 @@ impl Store {
         p.push(0);
         self.db.scan_prefix(&p).map(|kv| {
             let (k, v) = kv?;
-            decode(&k, &v)
+            self.unseal(&k, &v)
         })
     }
 
@@ -402,8 +636,8 @@ impl Store {
     }
 
     /// Decodes a contact read by [`Store::contacts_raw`].
-    pub fn decode_contact(raw: &[u8]) -> Result<Contact> {
-        decode(b"c", raw)
+    pub fn decode_contact(&self, raw: &[u8]) -> Result<Contact> {
+        self.unseal(b"c", raw)
     }
 
     /// Iterates every contact of every workspace as (workspace, contact).
@@ -413,8 +647,58 @@ impl Store {
             let rest = &k[1..];
             let ws_end = rest.iter().position(|b| *b == 0).unwrap_or(rest.len());
             let ws = String::from_utf8_lossy(&rest[..ws_end]).into_owned();
-            Ok((ws, decode(&k, &v)?))
+            Ok((ws, self.unseal(&k, &v)?))
         })
+    }
+
+    /// Where a merged-away id points (alias record JSON).
+    pub fn alias(&self, ws: &str, id: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.db.get(ws_key(b'a', ws, Some(id)))?.map(|v| v.to_vec()))
+    }
+
+    /// A merge record (JSON).
+    pub fn merge_record(&self, ws: &str, merge_id: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.db.get(ws_key(b'g', ws, Some(merge_id)))?.map(|v| v.to_vec()))
+    }
+
+    /// Every merge record of a workspace (JSON), in merge id order.
+    pub fn merge_records(&self, ws: &str) -> impl Iterator<Item = Result<Vec<u8>>> + '_ {
+        let mut p = ws_key(b'g', ws, None);
+        p.push(0);
+        self.db.scan_prefix(&p).values().map(|v| Ok(v?.to_vec()))
+    }
+
+    /// The contact as it was before a merge (JSON), if still held.
+    pub fn snapshot(&self, ws: &str, id: &str, merge_id: &str) -> Result<Option<serde_json::Value>> {
+        let k = sub_key(b's', ws, id, merge_id.as_bytes());
+        self.db.get(&k)?.map(|v| self.unseal(&k, &v)).transpose()
+    }
+
+    /// A contact's history, newest first: up to `limit` entries before position `before`.
+    pub fn history(&self, ws: &str, id: &str, before: Option<[u8; 12]>, limit: usize) -> Result<Vec<HistoryItem>> {
+        let mut p = ws_key(b'h', ws, Some(id));
+        p.push(0);
+        let mut end = p.clone();
+        match before {
+            Some(b) => end.extend_from_slice(&b),
+            None => end.extend_from_slice(&[0xff; 13]),
+        }
+        let mut out = Vec::new();
+        for kv in self.db.range(p.clone()..end).rev() {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, v) = kv?;
+            let Some(pos) = k.get(p.len()..).and_then(|r| <[u8; 12]>::try_from(r).ok()) else {
+                continue;
+            };
+            let entry = self.keys.open_value(&v).map_err(|e| StoreError::Decode {
+                key: String::from_utf8_lossy(&k).replace('\0', "/"),
+                message: e.to_string(),
+            })?;
+            out.push(HistoryItem { pos, entry });
+        }
+        Ok(out)
     }
 
     /// The workspace's duplicate proposals (raw JSON), in order.

@@ -58,7 +58,7 @@ fn fixture() -> &'static Fixture {
             json!({"id": "obrien", "name": "Conor O'Brien"}),
         ];
         let lines: Vec<(usize, String)> = docs.iter().enumerate().map(|(i, d)| (i + 1, d.to_string())).collect();
-        let out = engine.bulk("rel", lines.into_iter()).expect("bulk");
+        let out = engine.bulk("rel", lines.into_iter(), &contactdex::audit::Origin::system("test")).expect("bulk");
         assert!(out.rejected.is_empty(), "fixture rejected: {:?}", out.rejected);
         engine.wait_visible_blocking(out.seq).expect("visible");
         Fixture { engine, _dir: dir }

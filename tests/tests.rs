@@ -7,4 +7,7 @@ mod bad_input;
 mod cli;
 mod crash;
 mod http;
+mod import;
+mod merge;
+mod privacy;
 mod relevance;

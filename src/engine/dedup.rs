@@ -134,7 +134,11 @@ impl Engine {
             }
             let records: Vec<Record> = chunk
                 .par_iter()
-                .map(|v| crate::store::Store::decode_contact(v).map(|c| dedup::record(&c, &self.cfg.dedup, &formal)))
+                .map(|v| {
+                    self.store
+                        .decode_contact(v)
+                        .map(|c| dedup::record(&c, &self.cfg.dedup, &formal))
+                })
                 .collect::<std::result::Result<_, _>>()?;
             out.extend(records);
             progress.done.store(out.len() as u64, Ordering::Relaxed);
