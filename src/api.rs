@@ -7,16 +7,19 @@ use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{MatchedPath, Path, Query, Request, State};
+use axum::http::Method;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, patch, post, put, MethodRouter};
+use axum::Extension;
 use axum::{Json, Router};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Map, Value};
 use tracing::Instrument;
 
+use crate::access::{self, Action, Scope};
 use crate::audit::Origin;
 use crate::engine::{Engine, EngineError, Rejected};
 use crate::model::{ContactInput, FieldDefInput, WorkspaceSettings};
@@ -71,6 +74,11 @@ impl From<EngineError> for ApiError {
                 ApiError::new(S::BAD_REQUEST, "invalid_cursor", e.to_string())
             }
             EngineError::Unavailable(m) => ApiError::new(S::SERVICE_UNAVAILABLE, "unavailable", m),
+            EngineError::Access(access::AccessError::Unauthenticated(m)) => {
+                ApiError::new(S::UNAUTHORIZED, "unauthorized", m)
+            }
+            EngineError::Access(access::AccessError::Forbidden(m)) => ApiError::new(S::FORBIDDEN, "forbidden", m),
+            EngineError::Access(access::AccessError::BadRequest(m)) => ApiError::new(S::BAD_REQUEST, "bad_request", m),
             other => {
                 tracing::error!(error = %other, "internal error");
                 ApiError::new(
@@ -110,39 +118,180 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Who {
     }
 }
 
+/// Every route with the action it needs (`None`: any valid credential; the handler narrows).
+/// The router is built from this list, so a route cannot exist without a declared action.
+fn routes() -> Vec<(&'static str, Method, Option<Action>, MethodRouter<AppState>)> {
+    use Action::*;
+    vec![
+        (
+            "/v1/workspaces/{ws}/settings",
+            Method::GET,
+            Some(Search),
+            get(get_settings),
+        ),
+        (
+            "/v1/workspaces/{ws}/settings",
+            Method::PUT,
+            Some(Admin),
+            put(put_settings),
+        ),
+        (
+            "/v1/workspaces/{ws}/fields",
+            Method::GET,
+            Some(Search),
+            get(list_fields),
+        ),
+        (
+            "/v1/workspaces/{ws}/fields/{key}",
+            Method::PUT,
+            Some(Admin),
+            put(put_field),
+        ),
+        (
+            "/v1/workspaces/{ws}/contacts",
+            Method::POST,
+            Some(Write),
+            post(create_contact),
+        ),
+        (
+            "/v1/workspaces/{ws}/contacts/bulk",
+            Method::POST,
+            Some(Write),
+            post(bulk),
+        ),
+        (
+            "/v1/workspaces/{ws}/contacts/import",
+            Method::POST,
+            Some(Write),
+            post(import_csv),
+        ),
+        (
+            "/v1/workspaces/{ws}/contacts/export",
+            Method::GET,
+            Some(Search),
+            get(export),
+        ),
+        (
+            "/v1/workspaces/{ws}/contacts/{id}",
+            Method::GET,
+            Some(Search),
+            get(get_contact),
+        ),
+        (
+            "/v1/workspaces/{ws}/contacts/{id}",
+            Method::PUT,
+            Some(Write),
+            put(put_contact),
+        ),
+        (
+            "/v1/workspaces/{ws}/contacts/{id}",
+            Method::PATCH,
+            Some(Write),
+            patch(patch_contact),
+        ),
+        (
+            "/v1/workspaces/{ws}/contacts/{id}",
+            Method::DELETE,
+            Some(Write),
+            delete(delete_contact),
+        ),
+        (
+            "/v1/workspaces/{ws}/contacts/{id}/history",
+            Method::GET,
+            Some(Search),
+            get(contact_history),
+        ),
+        (
+            "/v1/workspaces/{ws}/contacts/{id}/export",
+            Method::GET,
+            Some(Admin),
+            get(export_contact),
+        ),
+        (
+            "/v1/workspaces/{ws}/contacts/{id}/duplicates",
+            Method::GET,
+            Some(Dedup),
+            get(contact_duplicates),
+        ),
+        ("/v1/workspaces/{ws}/search", Method::POST, Some(Search), post(search)),
+        (
+            "/v1/workspaces/{ws}/dedup/jobs",
+            Method::POST,
+            Some(Dedup),
+            post(start_dedup),
+        ),
+        (
+            "/v1/workspaces/{ws}/dedup/jobs/{job}",
+            Method::GET,
+            Some(Dedup),
+            get(get_dedup_job),
+        ),
+        (
+            "/v1/workspaces/{ws}/dedup/jobs/{job}",
+            Method::DELETE,
+            Some(Dedup),
+            delete(cancel_dedup_job),
+        ),
+        (
+            "/v1/workspaces/{ws}/duplicates",
+            Method::GET,
+            Some(Dedup),
+            get(list_duplicates),
+        ),
+        (
+            "/v1/workspaces/{ws}/duplicates/reject",
+            Method::POST,
+            Some(Dedup),
+            post(reject_duplicates),
+        ),
+        (
+            "/v1/workspaces/{ws}/merges",
+            Method::POST,
+            Some(Merge),
+            post(create_merge),
+        ),
+        (
+            "/v1/workspaces/{ws}/merges/{merge_id}",
+            Method::GET,
+            Some(Merge),
+            get(get_merge),
+        ),
+        (
+            "/v1/workspaces/{ws}/merges/{merge_id}/undo",
+            Method::POST,
+            Some(Merge),
+            post(undo_merge),
+        ),
+        ("/v1/keys", Method::POST, Some(Admin), post(create_key)),
+        ("/v1/keys", Method::GET, Some(Admin), get(list_keys)),
+        ("/v1/keys/{id}", Method::DELETE, Some(Admin), delete(revoke_key)),
+        ("/v1/tokens", Method::POST, None, post(create_token)),
+        ("/metrics", Method::GET, Some(Admin), get(metrics)),
+    ]
+}
+
+/// (method, route, action) of every authenticated route.
+pub fn route_actions() -> Vec<(Method, &'static str, Option<Action>)> {
+    routes().into_iter().map(|(p, m, a, _)| (m, p, a)).collect()
+}
+
 /// Builds the router.
 pub fn app(state: AppState) -> Router {
-    let v1 = Router::new()
-        .route("/v1/workspaces/{ws}/settings", get(get_settings).put(put_settings))
-        .route("/v1/workspaces/{ws}/fields", get(list_fields))
-        .route("/v1/workspaces/{ws}/fields/{key}", put(put_field))
-        .route("/v1/workspaces/{ws}/contacts", post(create_contact))
-        .route("/v1/workspaces/{ws}/contacts/bulk", post(bulk))
-        .route("/v1/workspaces/{ws}/contacts/export", get(export))
-        .route(
-            "/v1/workspaces/{ws}/contacts/{id}",
-            get(get_contact)
-                .put(put_contact)
-                .patch(patch_contact)
-                .delete(delete_contact),
-        )
-        .route("/v1/workspaces/{ws}/search", post(search))
-        .route("/v1/workspaces/{ws}/dedup/jobs", post(start_dedup))
-        .route(
-            "/v1/workspaces/{ws}/dedup/jobs/{job}",
-            get(get_dedup_job).delete(cancel_dedup_job),
-        )
-        .route("/v1/workspaces/{ws}/duplicates", get(list_duplicates))
-        .route("/v1/workspaces/{ws}/duplicates/reject", post(reject_duplicates))
-        .route("/v1/workspaces/{ws}/contacts/{id}/duplicates", get(contact_duplicates))
-        .route("/v1/workspaces/{ws}/contacts/{id}/history", get(contact_history))
-        .route("/v1/workspaces/{ws}/contacts/{id}/export", get(export_contact))
-        .route("/v1/workspaces/{ws}/contacts/import", post(import_csv))
-        .route("/v1/workspaces/{ws}/merges", post(create_merge))
-        .route("/v1/workspaces/{ws}/merges/{merge_id}", get(get_merge))
-        .route("/v1/workspaces/{ws}/merges/{merge_id}/undo", post(undo_merge))
-        .route("/metrics", get(metrics))
-        .route_layer(middleware::from_fn_with_state(state.clone(), auth));
+    let mut by_path: Vec<(&'static str, MethodRouter<AppState>)> = Vec::new();
+    for (path, _, _, mr) in routes() {
+        match by_path.iter_mut().find(|(p, _)| *p == path) {
+            Some((_, existing)) => {
+                let taken = std::mem::take(existing);
+                *existing = taken.merge(mr);
+            }
+            None => by_path.push((path, mr)),
+        }
+    }
+    let mut v1 = Router::new();
+    for (path, mr) in by_path {
+        v1 = v1.route(path, mr);
+    }
+    let v1 = v1.route_layer(middleware::from_fn_with_state(state.clone(), auth));
     Router::new()
         .route("/health", get(health))
         .merge(v1)
@@ -191,37 +340,80 @@ async fn observe(State(st): State<AppState>, req: Request, next: Next) -> Respon
     resp
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+fn unauthorized(message: impl Into<String>) -> Response {
+    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message).into_response()
 }
 
-async fn auth(State(st): State<AppState>, req: Request, next: Next) -> Response {
-    if let Some(key) = &st.master_key {
-        let given = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
-        match given {
-            Some(g) if constant_time_eq(g.as_bytes(), key.as_bytes()) => {}
-            Some(_) => {
-                return ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "the bearer key is not valid")
-                    .into_response()
-            }
-            None => {
-                return ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "unauthorized",
-                    "this service needs an `Authorization: Bearer <key>` header",
-                )
-                .into_response()
+/// Authenticates the request (master key, API key or agent token; none needed when no
+/// master key is configured and none is sent), checks the route's action and workspace, and
+/// hands the [`Scope`] to the handler.
+async fn auth(State(st): State<AppState>, mut req: Request, next: Next) -> Response {
+    let given = match req.headers().get(header::AUTHORIZATION) {
+        None => None,
+        Some(v) => match v.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).map(str::trim) {
+            Some(g) if !g.is_empty() => Some(g.to_string()),
+            _ => return unauthorized("the Authorization header must be `Bearer <key or token>`"),
+        },
+    };
+    let scope = match (given, &st.master_key) {
+        (None, Some(_)) => return unauthorized("this service needs an `Authorization: Bearer <key or token>` header"),
+        (None, None) => Scope::full("open"),
+        (Some(g), master) => {
+            if master
+                .as_ref()
+                .is_some_and(|m| access::constant_time_eq(g.as_bytes(), m.as_bytes()))
+            {
+                Scope::full("master")
+            } else {
+                let e = st.engine.clone();
+                let configured = master.is_some();
+                match blocking(move || e.authenticate(&g, configured)).await {
+                    Ok(s) => s,
+                    Err(e) => return e.into_response(),
+                }
             }
         }
+    };
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_default();
+    let method = req.method().clone();
+    let Some(action) = route_actions()
+        .into_iter()
+        .find(|(m, p, _)| *m == method && *p == route)
+        .map(|(_, _, a)| a)
+    else {
+        // deny by default: a route without a declared action is served to no one
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("{method} {route} declares no action"),
+        )
+        .into_response();
+    };
+    let ws = req
+        .uri()
+        .path()
+        .strip_prefix("/v1/workspaces/")
+        .and_then(|r| r.split('/').next())
+        .map(String::from);
+    if let Some(action) = action {
+        if let Err(e) = scope.check(action, ws.as_deref()) {
+            return ApiError::from(EngineError::from(e)).into_response();
+        }
+    } else if let Some(ws) = &ws {
+        if !scope.may_use_workspace(ws) {
+            return ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!("no access to workspace {ws:?}"),
+            )
+            .into_response();
+        }
     }
+    req.extensions_mut().insert(scope);
     next.run(req).await
 }
 
@@ -353,10 +545,60 @@ async fn put_field(
     Ok(Json(serde_json::to_value(def).unwrap_or(Value::Null)))
 }
 
-async fn get_contact(State(st): State<AppState>, Path((ws, id)): Path<(String, String)>) -> ApiResult<Json<Value>> {
+async fn get_contact(
+    State(st): State<AppState>,
+    Path((ws, id)): Path<(String, String)>,
+    Extension(scope): Extension<Scope>,
+) -> ApiResult<Json<Value>> {
     let e = st.engine.clone();
     let c = blocking(move || e.get_contact(&ws, &id)).await?;
-    Ok(Json(c.to_api()))
+    Ok(Json(redacted(&scope, c.to_api())))
+}
+
+/// A contact document without the fields the credential may not see.
+fn redacted(scope: &Scope, mut doc: Value) -> Value {
+    scope.redact(&mut doc);
+    doc
+}
+
+/// For a credential with a mandatory filter: 404 unless the contact passes it (existence
+/// itself must not leak).
+async fn ensure_visible(st: &AppState, scope: &Scope, ws: &str, id: &str) -> ApiResult<()> {
+    let Some(filter) = scope.filter.clone() else {
+        return Ok(());
+    };
+    let e = st.engine.clone();
+    let (ws2, id2) = (ws.to_string(), id.to_string());
+    let live = blocking(move || e.get_contact(&ws2, &id2).map(|c| c.id)).await;
+    let target = match live {
+        Ok(live) => live,
+        Err(err) if err.status == StatusCode::NOT_FOUND => return Ok(()), // the route answers 404 itself
+        Err(err) => return Err(err),
+    };
+    let e = st.engine.clone();
+    let ws2 = ws.to_string();
+    if blocking(move || e.visible(&ws2, &target, &filter)).await? {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("contact {id:?} does not exist in workspace {ws:?}"),
+        ))
+    }
+}
+
+/// Routes that read or write across the workspace (bulk, import, dedup, merges) are not
+/// open to a credential with a mandatory filter: it could not be held to it.
+fn refuse_filtered(scope: &Scope, what: &str) -> ApiResult<()> {
+    if scope.filter.is_some() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("an agent token with a filter cannot {what}; use an API key"),
+        ));
+    }
+    Ok(())
 }
 
 async fn put_contact(
@@ -364,15 +606,17 @@ async fn put_contact(
     Path((ws, id)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
     Who(origin): Who,
+    Extension(scope): Extension<Scope>,
     body: Body,
 ) -> ApiResult<Response> {
     let visible = refresh(&q)?;
     let input: ContactInput = read_json(body, st.engine.cfg.server.max_body_bytes).await?;
+    ensure_visible(&st, &scope, &ws, &id).await?;
     let e = st.engine.clone();
     let (c, created, seq) = blocking(move || e.upsert_contact(&ws, &id, input, false, &origin)).await?;
     ack(&st, seq, visible).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(c.to_api())).into_response())
+    Ok((status, Json(redacted(&scope, c.to_api()))).into_response())
 }
 
 async fn create_contact(
@@ -380,6 +624,7 @@ async fn create_contact(
     Path(ws): Path<String>,
     Query(q): Query<HashMap<String, String>>,
     Who(origin): Who,
+    Extension(scope): Extension<Scope>,
     body: Body,
 ) -> ApiResult<Response> {
     let visible = refresh(&q)?;
@@ -391,7 +636,7 @@ async fn create_contact(
     let e = st.engine.clone();
     let (c, _, seq) = blocking(move || e.upsert_contact(&ws, &id, input, true, &origin)).await?;
     ack(&st, seq, visible).await?;
-    Ok((StatusCode::CREATED, Json(c.to_api())).into_response())
+    Ok((StatusCode::CREATED, Json(redacted(&scope, c.to_api()))).into_response())
 }
 
 async fn patch_contact(
@@ -399,14 +644,19 @@ async fn patch_contact(
     Path((ws, id)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
     Who(origin): Who,
+    Extension(scope): Extension<Scope>,
     body: Body,
 ) -> ApiResult<Json<Value>> {
     let visible = refresh(&q)?;
     let patch: Map<String, Value> = read_json(body, st.engine.cfg.server.max_body_bytes).await?;
+    ensure_visible(&st, &scope, &ws, &id).await?;
+    if let Err(e) = scope.refuse_hidden(patch.keys().map(String::as_str), "write") {
+        return Err(EngineError::from(e).into());
+    }
     let e = st.engine.clone();
     let (c, seq) = blocking(move || e.patch_contact(&ws, &id, patch, &origin)).await?;
     ack(&st, seq, visible).await?;
-    Ok(Json(c.to_api()))
+    Ok(Json(redacted(&scope, c.to_api())))
 }
 
 async fn delete_contact(
@@ -414,8 +664,10 @@ async fn delete_contact(
     Path((ws, id)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
     Who(origin): Who,
+    Extension(scope): Extension<Scope>,
 ) -> ApiResult<Json<Value>> {
     let visible = refresh(&q)?;
+    ensure_visible(&st, &scope, &ws, &id).await?;
     let erase = match q.get("erase").map(String::as_str) {
         None | Some("false") => false,
         Some("true") => true,
@@ -428,6 +680,9 @@ async fn delete_contact(
         }
     };
     if erase {
+        scope
+            .check(Action::Admin, Some(&ws))
+            .map_err(|e| ApiError::from(EngineError::from(e)))?;
         // Erasure is synchronous: answered once the data is gone from the store and the index.
         let e = st.engine.clone();
         let id2 = id.clone();
@@ -451,9 +706,11 @@ async fn bulk(
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
     Who(origin): Who,
+    Extension(scope): Extension<Scope>,
     body: Body,
 ) -> ApiResult<Json<Value>> {
     let visible = refresh(&q)?;
+    refuse_filtered(&scope, "write in bulk")?;
     let limit = st.engine.cfg.server.max_bulk_bytes;
     if let Some(len) = headers
         .get(header::CONTENT_LENGTH)
@@ -571,6 +828,7 @@ async fn export(
     State(st): State<AppState>,
     Path(ws): Path<String>,
     Query(q): Query<HashMap<String, String>>,
+    Extension(scope): Extension<Scope>,
 ) -> ApiResult<Response> {
     let format = q.get("format").map(String::as_str).unwrap_or("ndjson").to_string();
     if format != "csv" && format != "ndjson" {
@@ -591,28 +849,59 @@ async fn export(
         None => None,
     };
     let text = q.get("q").cloned();
+    let mut scoped = SearchRequest {
+        filter,
+        ..Default::default()
+    };
+    scope
+        .scope_search(&mut scoped)
+        .map_err(|e| ApiError::from(EngineError::from(e)))?;
+    let (filter, hidden) = (scoped.filter, scoped.hidden);
     // The first page runs before the answer starts, so a bad filter or workspace is a 4xx.
     let e = st.engine.clone();
     let (ws2, f2, t2) = (ws.clone(), filter.clone(), text.clone());
-    let first = blocking(move || e.export_page(&ws2, t2, f2, None, 1000)).await?;
+    let first = blocking(move || e.export_page(&ws2, t2, f2, None, 1000, hidden)).await?;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     let engine = st.engine.clone();
     let csv = format == "csv";
     tokio::task::spawn_blocking(move || {
         let (mut contacts, defs, mut cursor) = first;
         let mut first_page = true;
+        // columns the credential may see
+        let keep: Vec<bool> = crate::transfer::csv_header(&defs)
+            .iter()
+            .map(|c| {
+                let field = match c.as_str() {
+                    "phone" => "phones",
+                    "email" => "emails",
+                    other => other,
+                };
+                !scope.hides(field)
+            })
+            .collect();
+        let visible_cols = |row: Vec<String>| -> Vec<String> {
+            row.into_iter()
+                .zip(&keep)
+                .filter(|(_, k)| **k)
+                .map(|(v, _)| v)
+                .collect()
+        };
         loop {
             let mut buf = Vec::new();
             if csv {
                 let mut rows = Vec::with_capacity(contacts.len() + 1);
                 if first_page {
-                    rows.push(crate::transfer::csv_header(&defs));
+                    rows.push(visible_cols(crate::transfer::csv_header(&defs)));
                 }
-                rows.extend(contacts.iter().map(|c| crate::transfer::csv_row(c, &defs)));
+                rows.extend(
+                    contacts
+                        .iter()
+                        .map(|c| visible_cols(crate::transfer::csv_row(c, &defs))),
+                );
                 buf = crate::transfer::csv_bytes(&rows);
             } else {
                 for c in &contacts {
-                    buf.extend_from_slice(c.to_api().to_string().as_bytes());
+                    buf.extend_from_slice(redacted(&scope, c.to_api()).to_string().as_bytes());
                     buf.push(b'\n');
                 }
             }
@@ -621,7 +910,7 @@ async fn export(
                 return; // the client went away
             }
             let Some(c) = cursor.take() else { return };
-            match engine.export_page(&ws, text.clone(), filter.clone(), Some(c), 1000) {
+            match engine.export_page(&ws, text.clone(), filter.clone(), Some(c), 1000, hidden) {
                 Ok((next, _, next_cursor)) => {
                     contacts = next;
                     cursor = next_cursor;
@@ -673,9 +962,11 @@ async fn import_csv(
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
     Who(origin): Who,
+    Extension(scope): Extension<Scope>,
     body: Body,
 ) -> ApiResult<Json<Value>> {
     let visible = refresh(&q)?;
+    refuse_filtered(&scope, "write in bulk")?;
     let limit = st.engine.cfg.server.max_bulk_bytes;
     if let Some(len) = headers
         .get(header::CONTENT_LENGTH)
@@ -768,16 +1059,18 @@ async fn create_merge(
     Path(ws): Path<String>,
     Query(q): Query<HashMap<String, String>>,
     Who(origin): Who,
+    Extension(scope): Extension<Scope>,
     body: Body,
 ) -> ApiResult<Json<Value>> {
     let visible = refresh(&q)?;
+    refuse_filtered(&scope, "merge contacts")?;
     let input: crate::merge::MergeInput = read_json(body, st.engine.cfg.server.max_body_bytes).await?;
     let e = st.engine.clone();
     let (record, c, seq) = blocking(move || e.merge(&ws, input, &origin)).await?;
     ack(&st, seq, visible).await?;
     Ok(Json(json!({
         "merge_id": record["merge_id"],
-        "contact": c.to_api(),
+        "contact": redacted(&scope, c.to_api()),
         "merged": record["merged"],
     })))
 }
@@ -792,12 +1085,14 @@ async fn undo_merge(
     Path((ws, merge_id)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
     Who(origin): Who,
+    Extension(scope): Extension<Scope>,
 ) -> ApiResult<Json<Value>> {
     let visible = refresh(&q)?;
+    refuse_filtered(&scope, "undo merges")?;
     let e = st.engine.clone();
     let (mut answer, survivor, seq) = blocking(move || e.undo_merge(&ws, &merge_id, &origin)).await?;
     ack(&st, seq, visible).await?;
-    answer["contact"] = survivor.map(|c| c.to_api()).unwrap_or(Value::Null);
+    answer["contact"] = survivor.map(|c| redacted(&scope, c.to_api())).unwrap_or(Value::Null);
     Ok(Json(answer))
 }
 
@@ -806,12 +1101,17 @@ async fn contact_history(
     State(st): State<AppState>,
     Path((ws, id)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
+    Extension(scope): Extension<Scope>,
 ) -> ApiResult<Json<Value>> {
     let limit = usize_param(&q, "limit", 50, 1000)?.max(1);
     let cursor = q.get("cursor").cloned();
+    ensure_visible(&st, &scope, &ws, &id).await?;
     let e = st.engine.clone();
     let id2 = id.clone();
-    let (entries, next) = blocking(move || e.history(&ws, &id2, cursor.as_deref(), limit)).await?;
+    let (mut entries, next) = blocking(move || e.history(&ws, &id2, cursor.as_deref(), limit)).await?;
+    for en in &mut entries {
+        scope.redact_history(en);
+    }
     Ok(Json(json!({"id": id, "entries": entries, "next_cursor": next})))
 }
 
@@ -821,17 +1121,73 @@ async fn export_contact(State(st): State<AppState>, Path((ws, id)): Path<(String
     Ok(Json(blocking(move || e.export_contact(&ws, &id)).await?))
 }
 
+async fn create_key(State(st): State<AppState>, Extension(scope): Extension<Scope>, body: Body) -> ApiResult<Response> {
+    let input: access::KeyInput = read_json(body, st.engine.cfg.server.max_body_bytes).await?;
+    let e = st.engine.clone();
+    let (mut record, key) = blocking(move || e.create_key(input, &scope)).await?;
+    record["key"] = json!(key);
+    Ok((StatusCode::CREATED, Json(record)).into_response())
+}
+
+async fn list_keys(State(st): State<AppState>) -> ApiResult<Json<Value>> {
+    let e = st.engine.clone();
+    Ok(Json(json!({"keys": blocking(move || e.list_keys()).await?})))
+}
+
+async fn revoke_key(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let e = st.engine.clone();
+    let id2 = id.clone();
+    blocking(move || e.revoke_key(&id2)).await?;
+    Ok(Json(json!({"id": id, "revoked": true})))
+}
+
+async fn create_token(
+    State(st): State<AppState>,
+    Extension(scope): Extension<Scope>,
+    body: Body,
+) -> ApiResult<Response> {
+    let input: access::TokenInput = read_json(body, st.engine.cfg.server.max_body_bytes).await?;
+    let e = st.engine.clone();
+    let (token, claims) = blocking(move || e.create_token(input, &scope)).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            json!({"token": token, "workspace": claims["ws"], "actions": claims["actions"],
+                    "hidden_fields": claims["hidden"], "filter": claims["filter"], "expires_at_unix": claims["exp"]}),
+        ),
+    )
+        .into_response())
+}
+
 async fn search(
     State(st): State<AppState>,
     Path(ws): Path<String>,
+    Extension(scope): Extension<Scope>,
     body: Body,
 ) -> ApiResult<Json<crate::engine::SearchResponse>> {
-    let req: SearchRequest = read_json(body, st.engine.cfg.server.max_body_bytes).await?;
+    let mut req: SearchRequest = read_json(body, st.engine.cfg.server.max_body_bytes).await?;
+    scope
+        .scope_search(&mut req)
+        .map_err(|e| ApiError::from(EngineError::from(e)))?;
     let e = st.engine.clone();
-    Ok(Json(blocking(move || e.search(&ws, &req)).await?))
+    let mut out = blocking(move || e.search(&ws, &req)).await?;
+    if scope.narrows() {
+        for h in &mut out.hits {
+            scope.redact(&mut h.contact);
+            if let Some(ex) = &mut h.explain {
+                ex.retain(|x| x["field"].as_str().is_none_or(|f| scope.shows_field(f)));
+            }
+        }
+    }
+    Ok(Json(out))
 }
 
-async fn start_dedup(State(st): State<AppState>, Path(ws): Path<String>) -> ApiResult<Response> {
+async fn start_dedup(
+    State(st): State<AppState>,
+    Path(ws): Path<String>,
+    Extension(scope): Extension<Scope>,
+) -> ApiResult<Response> {
+    refuse_filtered(&scope, "start a dedup job")?;
     let e = st.engine.clone();
     let job = blocking(move || e.start_dedup_job(&ws)).await?;
     Ok((
@@ -870,30 +1226,58 @@ fn usize_param(q: &HashMap<String, String>, name: &str, default: usize, max: usi
 }
 
 /// `GET …/duplicates?limit=&cursor=`: the last dedup job's proposals that still stand.
+/// Drops per-field reasons about hidden fields, wherever they sit in an answer.
+fn redact_reasons(scope: &Scope, v: &mut Value) {
+    if scope.hidden.is_empty() {
+        return;
+    }
+    match v {
+        Value::Object(m) => {
+            if let Some(Value::Array(rs)) = m.get_mut("reasons") {
+                rs.retain(|r| r["field"].as_str().is_none_or(|f| scope.shows_field(f)));
+            }
+            if let Some(c) = m.get_mut("contact") {
+                scope.redact(c);
+            }
+            for (_, x) in m.iter_mut() {
+                redact_reasons(scope, x);
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| redact_reasons(scope, x)),
+        _ => {}
+    }
+}
+
 async fn list_duplicates(
     State(st): State<AppState>,
     Path(ws): Path<String>,
     Query(q): Query<HashMap<String, String>>,
+    Extension(scope): Extension<Scope>,
 ) -> ApiResult<Json<Value>> {
     let limit = usize_param(&q, "limit", 50, 1000)?;
     let offset = usize_param(&q, "cursor", 0, usize::MAX)?;
+    refuse_filtered(&scope, "read duplicate proposals")?;
     let e = st.engine.clone();
     let (clusters, next, total) = blocking(move || e.duplicates(&ws, offset, limit.max(1))).await?;
-    Ok(Json(
-        json!({"clusters": clusters, "next_cursor": next.map(|n| n.to_string()), "total_proposed": total}),
-    ))
+    let mut v = json!({"clusters": clusters, "next_cursor": next.map(|n| n.to_string()), "total_proposed": total});
+    redact_reasons(&scope, &mut v);
+    Ok(Json(v))
 }
 
 async fn contact_duplicates(
     State(st): State<AppState>,
     Path((ws, id)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
+    Extension(scope): Extension<Scope>,
 ) -> ApiResult<Json<Value>> {
     let limit = usize_param(&q, "limit", 10, 100)?;
+    refuse_filtered(&scope, "check duplicates")?;
     let e = st.engine.clone();
     let id2 = id.clone();
     let found = blocking(move || e.contact_duplicates(&ws, &id2, limit)).await?;
-    Ok(Json(json!({"id": id, "duplicates": found})))
+    let mut v = json!({"id": id, "duplicates": found});
+    redact_reasons(&scope, &mut v);
+    Ok(Json(v))
 }
 
 #[derive(serde::Deserialize)]
@@ -902,7 +1286,13 @@ struct RejectBody {
     ids: Vec<String>,
 }
 
-async fn reject_duplicates(State(st): State<AppState>, Path(ws): Path<String>, body: Body) -> ApiResult<Json<Value>> {
+async fn reject_duplicates(
+    State(st): State<AppState>,
+    Path(ws): Path<String>,
+    Extension(scope): Extension<Scope>,
+    body: Body,
+) -> ApiResult<Json<Value>> {
+    refuse_filtered(&scope, "reject duplicate proposals")?;
     let b: RejectBody = read_json(body, st.engine.cfg.server.max_body_bytes).await?;
     let e = st.engine.clone();
     let ids = b.ids.clone();

@@ -58,23 +58,16 @@ pub fn entry(origin: &Origin, at: &DateTime<Utc>, action: &str) -> Map<String, V
     m
 }
 
-/// The entry for a create (`old` = None) or an update: the fields that changed, with old and
-/// new values (lists also with what was added and removed). `None` when nothing changed.
+/// The entry for a create (`old` = None: who, when, which route) or an update: the fields
+/// that changed, with old and new values (lists also with what was added and removed).
+/// `None` when nothing changed.
 pub fn write_entry(origin: &Origin, at: &DateTime<Utc>, old: Option<&Contact>, new: &Contact) -> Option<Vec<u8>> {
-    let new_doc = new.to_input_json();
     let mut e = match old {
-        None => {
-            let mut e = entry(origin, at, "create");
-            let fields: Vec<Value> = flat_fields(&new_doc)
-                .into_iter()
-                .filter(|(_, v)| !is_empty(v))
-                .map(|(k, _)| Value::String(k))
-                .collect();
-            e.insert("fields".into(), Value::Array(fields));
-            e
-        }
+        // who created it, when and how; the values are the contact's own (kept short: bulk
+        // imports write one per contact)
+        None => entry(origin, at, "create"),
         Some(old) => {
-            let changes = diff(&old.to_input_json(), &new_doc);
+            let changes = diff(&old.to_input_json(), &new.to_input_json());
             if changes.is_empty() {
                 return None;
             }

@@ -199,8 +199,14 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             let mut cursor = None;
             let mut first = true;
             loop {
-                let (contacts, defs, next) =
-                    engine.export_page(&workspace, None, filter.clone(), cursor.take(), 1000)?;
+                let (contacts, defs, next) = engine.export_page(
+                    &workspace,
+                    None,
+                    filter.clone(),
+                    cursor.take(),
+                    1000,
+                    Default::default(),
+                )?;
                 if format == "csv" {
                     let mut rows = Vec::with_capacity(contacts.len() + 1);
                     if first {

@@ -32,6 +32,7 @@ use crate::model::{
 use crate::search::{self, SearchError, SearchRequest};
 use crate::store::{ChangeSet, Op, Store, StoreError};
 
+mod access;
 mod dedup;
 mod merges;
 pub use dedup::{DedupRun, Job};
@@ -56,6 +57,8 @@ pub enum EngineError {
     Index(#[from] IndexError),
     #[error("{0}")]
     Unavailable(String),
+    #[error(transparent)]
+    Access(crate::access::AccessError),
 }
 
 pub type Result<T> = std::result::Result<T, EngineError>;
@@ -182,6 +185,7 @@ pub struct Engine {
     pub metrics: Arc<Metrics>,
     jobs: std::sync::Mutex<HashMap<String, Arc<Job>>>,
     data_dir: std::path::PathBuf,
+    flusher_stop: Arc<AtomicBool>,
 }
 
 const BULK_CHUNK: usize = 2000;
@@ -227,7 +231,24 @@ impl Engine {
             .spawn(move || worker.run(change_rx, control_rx))
             .map_err(|e| EngineError::Unavailable(format!("cannot start the indexer thread: {e}")))?;
         metrics.store_seq.set(store.last_seq() as i64);
+        // Background flush (sled's own is off: it must not write records before their keys).
+        let flusher_stop = Arc::new(AtomicBool::new(false));
+        {
+            let (store, stop) = (store.clone(), flusher_stop.clone());
+            std::thread::Builder::new()
+                .name("store-flusher".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::Acquire) {
+                        std::thread::sleep(Duration::from_millis(200));
+                        if let Err(e) = store.flush() {
+                            tracing::warn!(error = %e, "background store flush failed");
+                        }
+                    }
+                })
+                .map_err(|e| EngineError::Unavailable(format!("cannot start the flusher thread: {e}")))?;
+        }
         Ok(Engine {
+            flusher_stop,
             cfg,
             store,
             index: opened.index,
@@ -297,6 +318,7 @@ impl Engine {
 
     /// Flushes the store, commits the index and stops the indexer. Idempotent.
     pub fn shutdown(&self) -> Result<()> {
+        self.flusher_stop.store(true, Ordering::Release);
         self.store.flush()?;
         let _ = self.control.send(Control::Shutdown);
         let handle = self.indexer.lock().ok().and_then(|mut h| h.take());
@@ -810,7 +832,7 @@ impl Engine {
             }
         }
         let defs = meta.defs();
-        let ctx = self.search_ctx(ws, &meta, &defs);
+        let ctx = self.search_ctx(ws, &meta, &defs, req.hidden);
         let out = search::run(&self.index, &ctx, req)?;
         let lookup = index::def_lookup(&defs);
         let q = req.q.as_deref().unwrap_or("");
@@ -847,6 +869,7 @@ impl Engine {
         filter: Option<Value>,
         cursor: Option<String>,
         limit: usize,
+        hidden: search::Hidden,
     ) -> Result<(Vec<Contact>, Vec<FieldDef>, Option<String>)> {
         let meta = self.existing_ws(ws)?;
         let defs = meta.defs();
@@ -859,9 +882,10 @@ impl Engine {
                 field: "id".into(),
                 order: Some("asc".into()),
             }]),
+            hidden,
             ..Default::default()
         };
-        let ctx = self.search_ctx(ws, &meta, &defs);
+        let ctx = self.search_ctx(ws, &meta, &defs, hidden);
         let out = search::run(&self.index, &ctx, &req)?;
         let mut contacts = Vec::with_capacity(out.hits.len());
         for h in out.hits {
@@ -872,14 +896,34 @@ impl Engine {
         Ok((contacts, defs, out.next_cursor))
     }
 
-    fn search_ctx<'a>(&'a self, ws: &'a str, meta: &WsMeta, defs: &'a [FieldDef]) -> search::Ctx<'a> {
+    fn search_ctx<'a>(
+        &'a self,
+        ws: &'a str,
+        meta: &WsMeta,
+        defs: &'a [FieldDef],
+        hidden: search::Hidden,
+    ) -> search::Ctx<'a> {
         search::Ctx {
             ws,
             fields: &self.index.fields,
             defs,
             region: meta.settings.region(),
             cfg: &self.cfg.search,
+            hidden,
         }
+    }
+
+    /// Whether contact `id` passes `filter` (as of the last index commit).
+    pub fn visible(&self, ws: &str, id: &str, filter: &Value) -> Result<bool> {
+        let meta = self.existing_ws(ws)?;
+        let defs = meta.defs();
+        let req = SearchRequest {
+            filter: Some(serde_json::json!({"and": [filter, {"field": "id", "op": "eq", "value": id}]})),
+            limit: Some(1),
+            ..Default::default()
+        };
+        let ctx = self.search_ctx(ws, &meta, &defs, search::Hidden::default());
+        Ok(search::run(&self.index, &ctx, &req)?.total > 0)
     }
 
     /// Bytes on disk: (store, index).

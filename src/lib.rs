@@ -4,6 +4,7 @@
 //! ([`index`]); the [`engine`] ties them together and is the only thing the HTTP [`api`] and
 //! the [`cli`] call. See ARCHITECTURE.md for the map.
 
+pub mod access;
 pub mod api;
 pub mod audit;
 pub mod cli;

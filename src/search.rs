@@ -59,6 +59,20 @@ pub struct SearchRequest {
     /// last_digits) each query word came from.
     #[serde(default)]
     pub explain: bool,
+    /// Fields `q` must not match (set by the access layer for agent tokens, never by JSON).
+    #[serde(skip)]
+    pub hidden: Hidden,
+}
+
+/// Fields a query must not match on (hidden from an agent token).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Hidden {
+    pub name: bool,
+    pub phones: bool,
+    pub emails: bool,
+    pub tags: bool,
+    /// Any custom field: the custom values share one index field.
+    pub custom: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -189,6 +203,7 @@ pub struct Ctx<'a> {
     pub defs: &'a [FieldDef],
     pub region: phonenumber::country::Id,
     pub cfg: &'a SearchConfig,
+    pub hidden: Hidden,
 }
 
 fn term(f: Field, s: &str) -> Term {
@@ -515,8 +530,16 @@ fn phone_like(q: &str) -> bool {
 pub fn text_query(ctx: &Ctx<'_>, q: &str, df: &dyn Fn(Field, &str) -> u64) -> Option<Box<dyn Query>> {
     let b = &ctx.cfg.boosts;
     let toks = normalize::tokens(q);
-    let words = word_query(ctx.fields, b, &ctx.cfg.nickname_map, &toks, ctx.cfg.common_term_df, df);
-    if phone_like(q) {
+    let words = word_query(
+        ctx.fields,
+        b,
+        &ctx.cfg.nickname_map,
+        &toks,
+        ctx.cfg.common_term_df,
+        df,
+        &ctx.hidden,
+    );
+    if phone_like(q) && !ctx.hidden.phones {
         let digits: String = q.chars().filter(|c| c.is_ascii_digit()).collect();
         let f = ctx.fields;
         let mut clauses = vec![konst(term_q(f.phone, &digits), b.phone_exact)];
@@ -536,7 +559,7 @@ pub fn text_query(ctx: &Ctx<'_>, q: &str, df: &dyn Fn(Field, &str) -> u64) -> Op
         }
         return Some(Box::new(BooleanQuery::new(clauses)));
     }
-    if let Some(e) = email_like(q) {
+    if let Some(e) = email_like(q).filter(|_| !ctx.hidden.emails) {
         // a whole address or domain: matched as one term, or word by word
         let f = ctx.fields;
         let mut clauses = vec![konst(term_q(f.email, &e), b.email_exact * 1.5)];
@@ -590,6 +613,7 @@ fn word_query(
     toks: &[String],
     common_df: u64,
     df: &dyn Fn(Field, &str) -> u64,
+    hidden: &Hidden,
 ) -> Option<Box<dyn Query>> {
     if toks.is_empty() {
         return None;
@@ -609,39 +633,50 @@ fn word_query(
         // a one- or two-letter last word expands in names and tags only
         let wide_prefix = prefix_ok && n >= 3;
         // name
-        c.push(konst(tq(f.name), b.name_exact));
-        c.push(boosted(tq(f.name), 1.0));
-        if prefix_ok {
-            c.push(konst(pq(f.name), b.name_prefix));
-        }
-        if dist > 0 {
-            c.push(konst(fq(f.name), b.name_typo));
-        }
-        for v in nicknames.get(t.as_str()).into_iter().flatten() {
-            c.push(konst(term_q(f.name, v), b.name_nickname));
+        if !hidden.name {
+            c.push(konst(tq(f.name), b.name_exact));
+            c.push(boosted(tq(f.name), 1.0));
+            if prefix_ok {
+                c.push(konst(pq(f.name), b.name_prefix));
+            }
+            if dist > 0 {
+                c.push(konst(fq(f.name), b.name_typo));
+            }
+            for v in nicknames.get(t.as_str()).into_iter().flatten() {
+                c.push(konst(term_q(f.name, v), b.name_nickname));
+            }
         }
         // email
-        c.push(konst(tq(f.email), b.email_exact));
-        if wide_prefix {
-            c.push(konst(pq(f.email), b.email_prefix));
+        if !hidden.emails {
+            c.push(konst(tq(f.email), b.email_exact));
+            if wide_prefix {
+                c.push(konst(pq(f.email), b.email_prefix));
+            }
         }
         // phone digits inside a mixed query
-        if t.len() >= 4 && t.bytes().all(|x| x.is_ascii_digit()) {
+        if !hidden.phones && t.len() >= 4 && t.bytes().all(|x| x.is_ascii_digit()) {
             c.push(konst(tq(f.phone), b.phone_exact));
             c.push(konst(tq(f.phone_suffix), b.phone_suffix));
         }
         // tags
-        c.push(konst(tq(f.tag), b.tag_exact));
-        if prefix_ok {
-            c.push(konst(pq(f.tag), b.tag_prefix));
+        if !hidden.tags {
+            c.push(konst(tq(f.tag), b.tag_exact));
+            if prefix_ok {
+                c.push(konst(pq(f.tag), b.tag_prefix));
+            }
         }
         // custom values
-        c.push(konst(tq(f.custom), b.custom_exact));
-        if wide_prefix {
-            c.push(konst(pq(f.custom), b.custom_prefix));
+        if !hidden.custom {
+            c.push(konst(tq(f.custom), b.custom_exact));
+            if wide_prefix {
+                c.push(konst(pq(f.custom), b.custom_prefix));
+            }
+            if dist > 0 {
+                c.push(konst(fq(f.custom), b.custom_typo));
+            }
         }
-        if dist > 0 {
-            c.push(konst(fq(f.custom), b.custom_typo));
+        if c.is_empty() {
+            c.push((Occur::Should, Box::new(EmptyQuery)));
         }
         groups.push((Occur::Must, Box::new(BooleanQuery::new(c))));
     }

@@ -7,12 +7,12 @@
 //! | `w` ws                   | workspace settings (JSON)              |
 //! | `f` ws `\0` key          | custom field definition (JSON)         |
 //! | `c` ws `\0` id           | contact (JSON, sealed)                  |
-//! | `k` ws `\0` id           | the contact's key slot (u64 BE)         |
 //! | `h` ws `\0` id `\0` n    | history entry n (JSON, sealed; erasure markers plain) |
 //! | `a` ws `\0` id           | alias: merged-away id → survivor (JSON) |
 //! | `g` ws `\0` merge id     | merge record (JSON, ids only)           |
 //! | `s` ws `\0` id `\0` merge | the contact as it was before that merge (sealed) |
 //! | `z` slot (u64 BE)        | key slot waiting to be shredded         |
+//! | `K` id                   | API key record (hash of the secret, never the secret) |
 //! | `x` ws `\0` n (u32 BE)   | duplicate proposal n of the last job   |
 //! | `r` ws `\0` a `\0` b     | rejected pair (a < b)                  |
 //! | `l` seq (u64 BE)         | change-log entry: the (ws, id)s written |
@@ -124,6 +124,11 @@ pub enum Op {
     ReplaceProposals {
         ws: String,
         proposals: Vec<Vec<u8>>,
+    },
+    /// Stores (`Some`) or revokes (`None`) an API key record (JSON).
+    ApiKey {
+        id: String,
+        record: Option<Vec<u8>>,
     },
     /// Records that two contacts are not the same person.
     PutRejection {
@@ -331,25 +336,56 @@ impl Store {
         id: &str,
         w: &mut WriteState,
         local: &mut std::collections::HashMap<(String, String), u64>,
-        batch: &mut sled::Batch,
         first_new: &mut Option<u64>,
     ) -> Result<u64> {
         if let Some(s) = local.get(&(ws.to_string(), id.to_string())) {
             return Ok(*s);
         }
-        let k = ws_key(b'k', ws, Some(id));
-        let slot = match self.db.get(&k)?.and_then(|v| u64_of(&v)) {
+        let slot = match self.slot_in_use(ws, id)? {
             Some(s) => s,
             None => {
                 let s = w.next_slot;
                 w.next_slot += 1;
                 first_new.get_or_insert(s);
-                batch.insert(k, &s.to_be_bytes()[..]);
                 s
             }
         };
         local.insert((ws.to_string(), id.to_string()), slot);
         Ok(slot)
+    }
+
+    /// The key slot a contact's sealed records use: the one in its stored record's header,
+    /// else in its newest sealed history entry's (a deleted contact keeps its history).
+    fn slot_in_use(&self, ws: &str, id: &str) -> Result<Option<u64>> {
+        if let Some(v) = self.db.get(ws_key(b'c', ws, Some(id)))? {
+            if let Some(s) = seal::slot_of(&v) {
+                return Ok(Some(s));
+            }
+        }
+        let mut p = ws_key(b'h', ws, Some(id));
+        p.push(0);
+        for kv in self.db.scan_prefix(&p).values().rev() {
+            if let Some(s) = seal::slot_of(&kv?) {
+                return Ok(Some(s));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Every key slot a contact's records use (contact, history, snapshots).
+    fn slots_of(&self, ws: &str, id: &str) -> Result<std::collections::BTreeSet<u64>> {
+        let mut out = std::collections::BTreeSet::new();
+        if let Some(v) = self.db.get(ws_key(b'c', ws, Some(id)))? {
+            out.extend(seal::slot_of(&v));
+        }
+        for prefix in [b'h', b's'] {
+            let mut p = ws_key(prefix, ws, Some(id));
+            p.push(0);
+            for v in self.db.scan_prefix(&p).values() {
+                out.extend(seal::slot_of(&v?));
+            }
+        }
+        Ok(out)
     }
 
     /// Shreds the keys of finished erasures (`z` records) and syncs the key file. Called
@@ -430,7 +466,7 @@ impl Store {
                 Op::PutSettings { ws, settings } => batch.insert(ws_key(b'w', &ws, None), encode(&settings)),
                 Op::PutField { ws, def } => batch.insert(ws_key(b'f', &ws, Some(&def.key)), encode(&def)),
                 Op::PutContact { ws, contact, fresh } => {
-                    let slot = self.slot_for(&ws, &contact.id, w, &mut slots, &mut batch, &mut first_new)?;
+                    let slot = self.slot_for(&ws, &contact.id, w, &mut slots, &mut first_new)?;
                     to_seal.push((ws_key(b'c', &ws, Some(&contact.id)), slot, encode(contact.as_ref())));
                     logged.push((ws.clone(), contact.id.clone()));
                     changed.push((ws, contact.id.clone(), Some(contact), fresh));
@@ -441,7 +477,7 @@ impl Store {
                     changed.push((ws, id, None, false));
                 }
                 Op::History { ws, id, entry } => {
-                    let slot = self.slot_for(&ws, &id, w, &mut slots, &mut batch, &mut first_new)?;
+                    let slot = self.slot_for(&ws, &id, w, &mut slots, &mut first_new)?;
                     to_seal.push((sub_key(b'h', &ws, &id, &pos), slot, entry));
                 }
                 Op::Alias { ws, id, alias } => match alias {
@@ -453,21 +489,20 @@ impl Store {
                     let k = sub_key(b's', &ws, &id, merge_id.as_bytes());
                     match doc {
                         Some(d) => {
-                            let slot = self.slot_for(&ws, &id, w, &mut slots, &mut batch, &mut first_new)?;
+                            let slot = self.slot_for(&ws, &id, w, &mut slots, &mut first_new)?;
                             to_seal.push((k, slot, d));
                         }
                         None => batch.remove(k),
                     }
                 }
                 Op::Erase { ws, id, entry } => {
-                    let kk = ws_key(b'k', &ws, Some(&id));
-                    if let Some(slot) = self.db.get(&kk).map_err(StoreError::from)?.and_then(|v| u64_of(&v)) {
+                    let mut doomed = self.slots_of(&ws, &id)?;
+                    doomed.extend(slots.remove(&(ws.clone(), id.clone())));
+                    for slot in doomed {
                         let mut z = vec![b'z'];
                         z.extend_from_slice(&slot.to_be_bytes());
                         batch.insert(z, &b""[..]);
                     }
-                    batch.remove(kk);
-                    slots.remove(&(ws.clone(), id.clone()));
                     to_seal.retain(|(k, _, _)| !k.starts_with(&ws_key(b'c', &ws, Some(&id))));
                     for prefix in [b'h', b's'] {
                         let mut p = ws_key(prefix, &ws, Some(&id));
@@ -492,6 +527,14 @@ impl Store {
                         let mut k = p.clone();
                         k.extend_from_slice(&(i as u32).to_be_bytes());
                         batch.insert(k, doc);
+                    }
+                }
+                Op::ApiKey { id, record } => {
+                    let mut k = vec![b'K'];
+                    k.extend_from_slice(id.as_bytes());
+                    match record {
+                        Some(r) => batch.insert(k, r),
+                        None => batch.remove(k),
                     }
                 }
                 Op::PutRejection { ws, a, b } => {
@@ -649,6 +692,38 @@ impl Store {
             let ws = String::from_utf8_lossy(&rest[..ws_end]).into_owned();
             Ok((ws, self.unseal(&k, &v)?))
         })
+    }
+
+    /// An API key record (JSON).
+    pub fn api_key(&self, id: &str) -> Result<Option<Vec<u8>>> {
+        let mut k = vec![b'K'];
+        k.extend_from_slice(id.as_bytes());
+        Ok(self.db.get(k)?.map(|v| v.to_vec()))
+    }
+
+    /// Every API key record (JSON).
+    pub fn api_keys(&self) -> Result<Vec<Vec<u8>>> {
+        let mut out = Vec::new();
+        for kv in self.db.scan_prefix(b"K") {
+            out.push(kv?.1.to_vec());
+        }
+        Ok(out)
+    }
+
+    /// The secret that signs agent tokens (made on first use; kept in the store).
+    pub fn token_secret(&self) -> Result<Vec<u8>> {
+        if let Some(v) = self.db.get(b"mtoken")? {
+            return Ok(v.to_vec());
+        }
+        use rand::RngCore;
+        let mut s = vec![0u8; 32];
+        rand::rng().fill_bytes(&mut s);
+        // first writer wins, so concurrent first uses agree
+        let _ = self
+            .db
+            .compare_and_swap(b"mtoken", None as Option<&[u8]>, Some(s.as_slice()))?;
+        self.db.flush()?;
+        Ok(self.db.get(b"mtoken")?.map(|v| v.to_vec()).unwrap_or(s))
     }
 
     /// Where a merged-away id points (alias record JSON).

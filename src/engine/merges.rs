@@ -490,7 +490,12 @@ impl Engine {
         model::validate_contact_id(id)?;
         let now = Utc::now();
         let (erased, seq) = self.store.commit::<_, EngineError>(|store| {
-            let live = resolve(store, ws, id)?.ok_or_else(|| not_found(ws, id))?;
+            let live = match resolve(store, ws, id)? {
+                Some(live) => live,
+                // a deleted contact: its history still holds personal values until erased
+                None if has_unerased_history(store, ws, id)? => id.to_string(),
+                None => return Err(not_found(ws, id)),
+            };
             let lin = lineage(store, ws, &live)?;
             let mut ids = vec![live.clone()];
             ids.extend(lin.iter().map(|(m, _)| m.clone()));
@@ -535,6 +540,16 @@ impl Engine {
             .map_err(|_| EngineError::Unavailable("the index purge did not finish in time".into()))??;
         Ok(erased)
     }
+}
+
+/// Whether a contact id has history that was not erased (its newest entry is not `erase`).
+fn has_unerased_history(store: &Store, ws: &str, id: &str) -> Result<bool> {
+    let newest = store.history(ws, id, None, 1)?;
+    Ok(newest.first().is_some_and(|it| {
+        serde_json::from_slice::<Value>(&it.entry)
+            .ok()
+            .is_some_and(|v| v["action"] != "erase")
+    }))
 }
 
 fn encode_cursor(pos: &[u8; 12]) -> String {
