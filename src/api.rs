@@ -550,6 +550,7 @@ async fn get_contact(
     Path((ws, id)): Path<(String, String)>,
     Extension(scope): Extension<Scope>,
 ) -> ApiResult<Json<Value>> {
+    ensure_visible(&st, &scope, &ws, &id).await?;
     let e = st.engine.clone();
     let c = blocking(move || e.get_contact(&ws, &id)).await?;
     Ok(Json(redacted(&scope, c.to_api())))
@@ -1129,12 +1130,30 @@ async fn create_key(State(st): State<AppState>, Extension(scope): Extension<Scop
     Ok((StatusCode::CREATED, Json(record)).into_response())
 }
 
-async fn list_keys(State(st): State<AppState>) -> ApiResult<Json<Value>> {
+/// Listing and revoking keys spans every workspace: only an all-workspace admin may.
+fn all_workspaces(scope: &Scope) -> ApiResult<()> {
+    if scope.workspaces.is_some() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "listing or revoking keys needs a credential for every workspace (\"*\")",
+        ));
+    }
+    Ok(())
+}
+
+async fn list_keys(State(st): State<AppState>, Extension(scope): Extension<Scope>) -> ApiResult<Json<Value>> {
+    all_workspaces(&scope)?;
     let e = st.engine.clone();
     Ok(Json(json!({"keys": blocking(move || e.list_keys()).await?})))
 }
 
-async fn revoke_key(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn revoke_key(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    Extension(scope): Extension<Scope>,
+) -> ApiResult<Json<Value>> {
+    all_workspaces(&scope)?;
     let e = st.engine.clone();
     let id2 = id.clone();
     blocking(move || e.revoke_key(&id2)).await?;
@@ -1325,5 +1344,24 @@ pub async fn serve(
             tracing::warn!("requests still in flight after the drain period; stopping anyway");
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_declares_its_action_once() {
+        let routes = route_actions();
+        let mut seen = std::collections::HashSet::new();
+        for (m, p, a) in &routes {
+            assert!(seen.insert((m.clone(), *p)), "{m} {p} is declared twice");
+            // only token creation is open to any credential (the parent's scope decides)
+            assert!(a.is_some() || *p == "/v1/tokens", "{m} {p} declares no action");
+        }
+        assert!(routes
+            .iter()
+            .any(|(m, p, a)| *m == Method::GET && *p == "/metrics" && *a == Some(Action::Admin)));
     }
 }

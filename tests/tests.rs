@@ -3,6 +3,7 @@
 
 mod common;
 
+mod access;
 mod bad_input;
 mod cli;
 mod crash;
