@@ -1320,31 +1320,68 @@ async fn reject_duplicates(
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves; in-flight requests finish first
-/// (up to `drain`).
+/// (up to `drain`). Each connection is served by hyper with a header read timeout
+/// (`server.header_read_timeout_secs`): a client that trickles its headers is cut off.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     drain: Duration,
 ) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    let header_timeout = Duration::from_secs(state.engine.cfg.server.header_read_timeout_secs.max(1));
     let router = app(state);
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(listener, router).with_graceful_shutdown(async move {
-        shutdown.await;
-        let _ = tx.send(());
-    });
-    let mut handle = tokio::spawn(async move { server.await });
-    tokio::select! {
-        r = &mut handle => return r.unwrap_or(Ok(())),
-        _ = async { let _ = rx.await; } => {}
-    }
-    match tokio::time::timeout(drain, handle).await {
-        Ok(r) => r.unwrap_or(Ok(())),
-        Err(_) => {
-            tracing::warn!("requests still in flight after the drain period; stopping anyway");
-            Ok(())
+    let (close_tx, close_rx) = tokio::sync::watch::channel(false);
+    let mut conns = tokio::task::JoinSet::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // e.g. out of file descriptors: back off instead of spinning
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let svc = hyper_util::service::TowerToHyperService::new(router.clone());
+                let mut close = close_rx.clone();
+                conns.spawn(async move {
+                    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                    builder
+                        .http1()
+                        .timer(TokioTimer::new())
+                        .header_read_timeout(header_timeout);
+                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc);
+                    let mut conn = std::pin::pin!(conn);
+                    tokio::select! {
+                        r = conn.as_mut() => {
+                            if let Err(e) = r {
+                                tracing::debug!(error = %e, "connection ended with an error");
+                            }
+                            return;
+                        }
+                        _ = close.changed() => {}
+                    }
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                });
+                while conns.try_join_next().is_some() {}
+            }
+            _ = &mut shutdown => break,
         }
     }
+    drop(listener);
+    let _ = close_tx.send(true);
+    let drained = tokio::time::timeout(drain, async { while conns.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        tracing::warn!("requests still in flight after the drain period; stopping anyway");
+        conns.abort_all();
+    }
+    Ok(())
 }
 
 #[cfg(test)]
