@@ -74,6 +74,7 @@ impl From<EngineError> for ApiError {
                 ApiError::new(S::BAD_REQUEST, "invalid_cursor", e.to_string())
             }
             EngineError::Unavailable(m) => ApiError::new(S::SERVICE_UNAVAILABLE, "unavailable", m),
+            EngineError::InsufficientStorage(m) => ApiError::new(S::INSUFFICIENT_STORAGE, "insufficient_storage", m),
             EngineError::Access(access::AccessError::Unauthenticated(m)) => {
                 ApiError::new(S::UNAUTHORIZED, "unauthorized", m)
             }

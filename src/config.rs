@@ -57,6 +57,8 @@ pub struct ServerConfig {
     pub max_query_bytes: usize,
     pub request_timeout_secs: u64,
     pub header_read_timeout_secs: u64,
+    /// Writes are refused (507) while the data dir's file system has less free space.
+    pub min_free_bytes: u64,
 }
 
 impl Default for ServerConfig {
@@ -69,6 +71,7 @@ impl Default for ServerConfig {
             max_query_bytes: 64 << 10,
             request_timeout_secs: 60,
             header_read_timeout_secs: 10,
+            min_free_bytes: 256 << 20,
         }
     }
 }

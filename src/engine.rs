@@ -59,6 +59,8 @@ pub enum EngineError {
     Unavailable(String),
     #[error(transparent)]
     Access(crate::access::AccessError),
+    #[error("{0}")]
+    InsufficientStorage(String),
 }
 
 pub type Result<T> = std::result::Result<T, EngineError>;
@@ -370,6 +372,7 @@ impl Engine {
     #[tracing::instrument(level = "debug", skip_all, fields(ws = %ws))]
     pub fn put_settings(&self, ws: &str, settings: WorkspaceSettings) -> Result<(WorkspaceSettings, u64)> {
         model::validate_workspace_id(ws)?;
+        self.check_space()?;
         let settings = settings.normalized()?;
         let s2 = settings.clone();
         let ((), seq) = self.store.commit::<_, EngineError>(|_| {
@@ -392,6 +395,7 @@ impl Engine {
     #[tracing::instrument(level = "debug", skip_all, fields(ws = %ws))]
     pub fn put_field(&self, ws: &str, key: &str, input: FieldDefInput) -> Result<(FieldDef, u64)> {
         model::validate_workspace_id(ws)?;
+        self.check_space()?;
         let def = FieldDef::new(key, input.field_type, input.label, input.options)?;
         let d2 = def.clone();
         let cfg = self.cfg.clone();
@@ -444,6 +448,7 @@ impl Engine {
     ) -> Result<(Contact, bool, u64)> {
         model::validate_workspace_id(ws)?;
         model::validate_contact_id(id)?;
+        self.check_space()?;
         let cfg = self.cfg.clone();
         let meta = self.ws_meta(ws)?;
         let now = Utc::now();
@@ -513,6 +518,7 @@ impl Engine {
     ) -> Result<(Contact, u64)> {
         self.existing_ws(ws)?;
         model::validate_contact_id(id)?;
+        self.check_space()?;
         if let Some(v) = patch.get("id") {
             if v.as_str() != Some(id) {
                 return Err(EngineError::BadRequest(format!(
@@ -569,6 +575,7 @@ impl Engine {
     pub fn delete_contact(&self, ws: &str, id: &str, origin: &Origin) -> Result<u64> {
         self.existing_ws(ws)?;
         model::validate_contact_id(id)?;
+        self.check_space()?;
         let now = Utc::now();
         let ((), seq) = self.store.commit::<_, EngineError>(|store| {
             if !store.contact_exists(ws, id)? {
@@ -597,6 +604,27 @@ impl Engine {
         })?;
         self.after_write(seq, 1);
         Ok(seq)
+    }
+
+    /// Refuses a write while the data dir's disk is nearly full (`server.min_free_bytes`), so
+    /// a write never fails half-way for lack of space. Reads are never refused.
+    pub fn check_space(&self) -> Result<()> {
+        let min = self.cfg.server.min_free_bytes;
+        if min == 0 {
+            return Ok(());
+        }
+        match fs2::available_space(&self.data_dir) {
+            Ok(free) if free < min => Err(EngineError::InsufficientStorage(format!(
+                "the data disk has {} MiB free, below the {} MiB kept in reserve: writes are refused until space is freed (reads keep working)",
+                free >> 20,
+                min >> 20
+            ))),
+            Ok(_) => Ok(()),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the free space of the data dir");
+                Ok(())
+            }
+        }
     }
 
     fn after_write(&self, seq: u64, n: u64) {
@@ -674,6 +702,7 @@ impl Engine {
             self.metrics.bulk_rejected.inc_by(out.rejected.len() as u64);
             return Ok(out);
         }
+        self.check_space()?;
         let cfg = self.cfg.clone();
         let late = &mut out.rejected;
         let ((accepted, new_ws, new_fields), seq) = self.store.commit::<_, EngineError>(|store| {

@@ -1421,3 +1421,37 @@ mod tests {
         assert!(!phone_like("maria 4321"));
     }
 }
+
+#[cfg(test)]
+mod cursor_props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn any_string_is_refused_or_decoded_without_panic(s in "\\PC{0,80}") {
+            let _ = decode_cursor(&s, "ws", 1, 0);
+        }
+
+        #[test]
+        fn cursors_round_trip_and_stay_in_their_workspace(
+            w in "[a-z0-9]{1,10}", other in "[a-z0-9]{1,10}", h in any::<u64>(), id in "[A-Za-z0-9._:-]{1,20}"
+        ) {
+            let c = Cursor { w: w.clone(), h, k: vec![], id: id.clone() };
+            let enc = encode_cursor(&c);
+            let dec = decode_cursor(&enc, &w, h, 0).map(|c| c.id);
+            prop_assert_eq!(dec.ok(), Some(id));
+            if other != w {
+                prop_assert!(decode_cursor(&enc, &other, h, 0).is_err());
+            }
+            prop_assert!(decode_cursor(&enc, &w, h.wrapping_add(1), 0).is_err());
+            // one character changed: refused or another valid cursor, never a panic
+            let mut bytes = enc.into_bytes();
+            let mid = bytes.len() / 2;
+            bytes[mid] = if bytes[mid] == b'A' { b'B' } else { b'A' };
+            let _ = decode_cursor(&String::from_utf8_lossy(&bytes), &w, h, 0);
+        }
+    }
+}

@@ -20,15 +20,19 @@ pub struct Proc {
 }
 
 pub fn start(dir: &std::path::Path, port: u16) -> Proc {
+    start_with_config(
+        dir,
+        port,
+        std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/index-config/default.toml")),
+    )
+}
+
+pub fn start_with_config(dir: &std::path::Path, port: u16, config: &std::path::Path) -> Proc {
     let child = Command::new(env!("CARGO_BIN_EXE_contactdex"))
         .args(["serve", "--data-dir"])
         .arg(dir)
-        .args([
-            "--addr",
-            &format!("127.0.0.1:{port}"),
-            "--config",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/index-config/default.toml"),
-        ])
+        .args(["--addr", &format!("127.0.0.1:{port}"), "--config"])
+        .arg(config)
         .env("CONTACTDEX_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -457,6 +461,115 @@ async fn sigterm_drains_and_exits_zero_and_restart_needs_no_replay() {
         .await
         .unwrap();
     assert_eq!(v["total"], 20, "{v}");
+    p.child.kill().ok();
+    let _ = p.child.wait();
+}
+
+/// A nearly full disk: writes are refused with 507 (JSON) before it fills, reads and searches
+/// keep working, and once space returns (here: the reserve lowered) and the process restarts,
+/// nothing acknowledged is lost and writes work again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nearly_full_disk_refuses_writes_with_507_and_keeps_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let client = reqwest::Client::new();
+    let mut p = start(&data, free_port());
+    wait_healthy(&client, &p.base).await;
+    let r = client
+        .put(format!("{}/v1/workspaces/disk/contacts/kept?refresh=true", p.base))
+        .json(&json!({"name": "Kept Before Full", "tags": ["disk"]}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    p.child.kill().ok();
+    let _ = p.child.wait();
+
+    // "full": the reserve is larger than any disk
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/index-config/default.toml")).unwrap();
+    let full = text.replace(
+        "min_free_bytes = 268_435_456",
+        "min_free_bytes = 9_000_000_000_000_000_000",
+    );
+    assert_ne!(full, text, "the shipped config sets min_free_bytes");
+    let full_cfg = dir.path().join("full.toml");
+    std::fs::write(&full_cfg, full).unwrap();
+    let mut p = start_with_config(&data, free_port(), &full_cfg);
+    wait_healthy(&client, &p.base).await;
+    let r = client
+        .put(format!("{}/v1/workspaces/disk/contacts/new", p.base))
+        .json(&json!({"name": "Refused For Space"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 507);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "insufficient_storage", "{v}");
+    let r = client
+        .post(format!("{}/v1/workspaces/disk/contacts/bulk", p.base))
+        .header("content-type", "application/x-ndjson")
+        .body("{\"id\": \"b1\", \"name\": \"Bulk Refused\"}\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 507);
+    let r = client
+        .patch(format!("{}/v1/workspaces/disk/contacts/kept", p.base))
+        .json(&json!({"name": "Changed"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 507);
+    // reads and searches work
+    let v: serde_json::Value = client
+        .get(format!("{}/v1/workspaces/disk/contacts/kept", p.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["name"], "Kept Before Full");
+    let v: serde_json::Value = client
+        .post(format!("{}/v1/workspaces/disk/search", p.base))
+        .json(&json!({"q": "kept"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["total"], 1, "{v}");
+    p.child.kill().ok();
+    let _ = p.child.wait();
+
+    // space is back
+    let mut p = start(&data, free_port());
+    wait_healthy(&client, &p.base).await;
+    for id in ["new", "b1"] {
+        let r = client
+            .get(format!("{}/v1/workspaces/disk/contacts/{id}", p.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 404, "refused write {id} must not exist");
+    }
+    let r = client
+        .put(format!("{}/v1/workspaces/disk/contacts/new?refresh=true", p.base))
+        .json(&json!({"name": "Written After"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let v: serde_json::Value = client
+        .get(format!("{}/v1/workspaces/disk/contacts/kept", p.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["name"], "Kept Before Full");
     p.child.kill().ok();
     let _ = p.child.wait();
 }

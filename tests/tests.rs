@@ -11,4 +11,5 @@ mod http;
 mod import;
 mod merge;
 mod privacy;
+mod props;
 mod relevance;

@@ -110,6 +110,7 @@ impl Engine {
     #[tracing::instrument(level = "debug", skip_all, fields(ws = %ws))]
     pub fn merge(&self, ws: &str, input: MergeInput, origin: &Origin) -> Result<(Value, Contact, u64)> {
         self.existing_ws(ws)?;
+        self.check_space()?;
         model::validate_contact_id(&input.primary)?;
         if input.merged.is_empty() {
             return Err(EngineError::BadRequest(
@@ -263,6 +264,7 @@ impl Engine {
     #[tracing::instrument(level = "debug", skip_all, fields(ws = %ws))]
     pub fn undo_merge(&self, ws: &str, merge_id: &str, origin: &Origin) -> Result<(Value, Option<Contact>, u64)> {
         self.existing_ws(ws)?;
+        self.check_space()?;
         let cfg = self.cfg.clone();
         let now = Utc::now();
         let ((answer, survivor), seq) = self.store.commit::<_, EngineError>(|store| {
