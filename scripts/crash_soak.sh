@@ -15,5 +15,5 @@ KILLS=${1:-200}
 cd "$(dirname "$0")/.."
 start=$(date +%s)
 CDX_CRASH_ROUNDS=$KILLS cargo test --release --test tests crash::acknowledged_writes_survive_sigkill -- --nocapture 2>&1 |
-    grep -E "crash harness|test result|panicked|lost|refused|FAILED" || true
+    grep --line-buffered -E "crash harness|test result|panicked|lost|refused|FAILED|not found|appear" || true
 echo "soak: $KILLS kills in $(( $(date +%s) - start )) s"
