@@ -57,7 +57,9 @@ proptest! {
         if let Ok(p) = normalize_phone(&s, region(), false) {
             prop_assert_eq!(p.raw.clone(), s.clone());
             let digits: String = s.chars().filter(|c| c.is_ascii_digit()).collect();
-            prop_assert!(digits.ends_with(&p.digits) || p.digits.ends_with(&digits) || !p.digits.is_empty());
+            // every digit typed, in order, up to an extension; at least 5 of them
+            prop_assert!(digits.starts_with(&p.digits), "{:?} -> {:?}", s, p.digits);
+            prop_assert!(p.digits.len() >= 5, "{:?} -> {:?}", s, p.digits);
             if let Some(e) = &p.e164 {
                 prop_assert!(e.starts_with('+') && e[1..].bytes().all(|b| b.is_ascii_digit()));
             }
@@ -79,7 +81,7 @@ proptest! {
     }
 
     #[test]
-    fn deep_filters_are_refused_not_overflowed(depth in 33usize..3000) {
+    fn deep_filters_are_refused_not_overflowed(depth in 33usize..400) {
         let mut f = json!({"field": "tags", "op": "eq", "value": "x"});
         for _ in 0..depth {
             f = json!({"not": f});
