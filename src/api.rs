@@ -698,6 +698,51 @@ async fn delete_contact(
     Ok(Json(json!({"id": id, "deleted": true})))
 }
 
+/// Refuses a streamed body whose declared length is over the limit before reading it.
+fn declared_length_within(headers: &HeaderMap, limit: usize, what: &str) -> ApiResult<()> {
+    let len = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    match len {
+        Some(len) if len > limit => Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the {what} body is {len} bytes; the limit is {limit}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Waits for a streamed write's worker, acknowledges what it stored (durable, and visible
+/// with `?refresh=true`), and reports a body failure with the count stored before it.
+async fn finish_streamed(
+    st: &AppState,
+    worker: tokio::task::JoinHandle<Result<crate::engine::BulkOutcome, EngineError>>,
+    visible: bool,
+    failure: Option<ApiError>,
+) -> ApiResult<crate::engine::BulkOutcome> {
+    let out = match worker.await {
+        Ok(r) => r.map_err(ApiError::from)?,
+        Err(e) => {
+            tracing::error!(error = %e, "a streamed write's worker failed");
+            return Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "an internal error occurred; it has been logged",
+            ));
+        }
+    };
+    if out.seq > 0 {
+        ack(st, out.seq, visible && failure.is_none()).await?;
+    }
+    if let Some(mut f) = failure {
+        f.message = format!("{} ({} accepted)", f.message, out.accepted);
+        return Err(f);
+    }
+    Ok(out)
+}
+
 /// `POST …/contacts/bulk`: NDJSON, streamed; each bad line is reported with its line number
 /// and never sinks its neighbours. Lines flow from the body into [`Engine::bulk`] on a
 /// blocking thread (which parses the next chunk while it stores the previous one). Answered
@@ -714,19 +759,7 @@ async fn bulk(
     let visible = refresh(&q)?;
     refuse_filtered(&scope, "write in bulk")?;
     let limit = st.engine.cfg.server.max_bulk_bytes;
-    if let Some(len) = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok())
-    {
-        if len > limit {
-            return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                format!("the bulk body is {len} bytes; the limit is {limit}"),
-            ));
-        }
-    }
+    declared_length_within(&headers, limit, "bulk")?;
     crate::model::validate_workspace_id(&ws).map_err(EngineError::from)?;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<(usize, String)>(4096);
     let engine = st.engine.clone();
@@ -788,24 +821,7 @@ async fn bulk(
         }
     }
     drop(tx);
-    let out = match worker.await {
-        Ok(r) => r.map_err(ApiError::from)?,
-        Err(e) => {
-            tracing::error!(error = %e, "the bulk worker failed");
-            return Err(ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "an internal error occurred; it has been logged",
-            ));
-        }
-    };
-    if out.seq > 0 {
-        ack(&st, out.seq, visible && failure.is_none()).await?;
-    }
-    if let Some(mut f) = failure {
-        f.message = format!("{} ({} accepted)", f.message, out.accepted);
-        return Err(f);
-    }
+    let out = finish_streamed(&st, worker, visible, failure).await?;
     rejected.extend(out.rejected);
     rejected.sort_by_key(|r| r.line);
     Ok(Json(json!({"accepted": out.accepted, "rejected": rejected})))
@@ -970,19 +986,7 @@ async fn import_csv(
     let visible = refresh(&q)?;
     refuse_filtered(&scope, "write in bulk")?;
     let limit = st.engine.cfg.server.max_bulk_bytes;
-    if let Some(len) = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok())
-    {
-        if len > limit {
-            return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                format!("the import body is {len} bytes; the limit is {limit}"),
-            ));
-        }
-    }
+    declared_length_within(&headers, limit, "import")?;
     crate::model::validate_workspace_id(&ws).map_err(EngineError::from)?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(64);
     let engine = st.engine.clone();
@@ -1021,24 +1025,7 @@ async fn import_csv(
         }
     }
     drop(tx);
-    let out = match worker.await {
-        Ok(r) => r.map_err(ApiError::from)?,
-        Err(e) => {
-            tracing::error!(error = %e, "the import worker failed");
-            return Err(ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "an internal error occurred; it has been logged",
-            ));
-        }
-    };
-    if out.seq > 0 {
-        ack(&st, out.seq, visible && failure.is_none()).await?;
-    }
-    if let Some(mut f) = failure {
-        f.message = format!("{} ({} accepted)", f.message, out.accepted);
-        return Err(f);
-    }
+    let out = finish_streamed(&st, worker, visible, failure).await?;
     let rejected: Vec<Value> = out
         .rejected
         .iter()

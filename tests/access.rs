@@ -8,18 +8,13 @@ use crate::common::{error_code, test_config, Server};
 const MASTER: &str = "master-secret-for-tests";
 
 async fn call(s: &Server, method: &str, path: &str, body: Option<Value>, cred: Option<&str>) -> (u16, Value) {
-    let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-    let mut rb = s.client.request(m, s.url(path));
-    if let Some(c) = cred {
-        rb = rb.header("authorization", format!("Bearer {c}"));
+    match cred {
+        Some(c) => {
+            let bearer = format!("Bearer {c}");
+            s.req_with(method, path, body, &[("authorization", &bearer)]).await
+        }
+        None => s.req(method, path, body).await,
     }
-    if let Some(b) = body {
-        rb = rb.json(&b);
-    }
-    let resp = rb.send().await.expect("request sent");
-    let status = resp.status().as_u16();
-    let text = resp.text().await.expect("body");
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
 }
 
 async fn new_key(s: &Server, actions: &[&str], workspaces: &[&str]) -> (String, String) {

@@ -67,8 +67,22 @@ impl Server {
     }
 
     pub async fn req(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        self.req_with(method, path, body, &[]).await
+    }
+
+    /// A JSON request with extra headers (`X-Actor`, `Authorization`, …).
+    pub async fn req_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> (u16, Value) {
         let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
         let mut rb = self.client.request(m, self.url(path));
+        for (k, v) in headers {
+            rb = rb.header(*k, *v);
+        }
         if let Some(b) = body {
             rb = rb.json(&b);
         }

@@ -10,15 +10,7 @@ use crate::common::{error_code, Server};
 const NEEDLE: &str = "Qzxvkwplm";
 
 async fn req_as(s: &Server, actor: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-    let mut rb = s.client.request(m, s.url(path)).header("x-actor", actor);
-    if let Some(b) = body {
-        rb = rb.json(&b);
-    }
-    let resp = rb.send().await.expect("request sent");
-    let status = resp.status().as_u16();
-    let text = resp.text().await.expect("body");
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    s.req_with(method, path, body, &[("x-actor", actor)]).await
 }
 
 async fn history(s: &Server, ws: &str, id: &str) -> (u16, Value) {
