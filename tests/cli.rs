@@ -3,13 +3,13 @@
 use std::io::Write;
 use std::process::Command;
 
-fn bin() -> Command {
+pub fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_contactdex"));
     c.env("CONTACTDEX_LOG", "warn");
     c
 }
 
-fn cfg() -> &'static str {
+pub fn cfg() -> &'static str {
     concat!(env!("CARGO_MANIFEST_DIR"), "/index-config/default.toml")
 }
 

@@ -44,6 +44,29 @@ pub fn start_with_config(dir: &std::path::Path, port: u16, config: &std::path::P
     }
 }
 
+async fn post_json(client: &reqwest::Client, url: String, body: serde_json::Value) -> serde_json::Value {
+    client
+        .post(url)
+        .json(&body)
+        .send()
+        .await
+        .expect("request sent")
+        .json()
+        .await
+        .expect("a JSON answer")
+}
+
+async fn get_json(client: &reqwest::Client, url: String) -> serde_json::Value {
+    client
+        .get(url)
+        .send()
+        .await
+        .expect("request sent")
+        .json()
+        .await
+        .expect("a JSON answer")
+}
+
 pub async fn wait_healthy(client: &reqwest::Client, base: &str) {
     let start = Instant::now();
     loop {
@@ -232,15 +255,12 @@ async fn acknowledged_writes_survive_sigkill() {
     let mut missing: Vec<String> = Vec::new();
     let mut first_pass = None;
     for batch in acked_list.chunks(1000) {
-        let v: serde_json::Value = client
-            .post(format!("{}/v1/workspaces/crash/search", p.base))
-            .json(&json!({"filter": {"field": "id", "op": "in", "value": batch}, "limit": 1000}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let v = post_json(
+            &client,
+            format!("{}/v1/workspaces/crash/search", p.base),
+            json!({"filter": {"field": "id", "op": "in", "value": batch}, "limit": 1000}),
+        )
+        .await;
         let found: BTreeSet<&str> = v["hits"]
             .as_array()
             .unwrap()
@@ -268,15 +288,12 @@ async fn acknowledged_writes_survive_sigkill() {
     );
     let refused_list: Vec<&String> = refused.iter().collect();
     for batch in refused_list.chunks(1000) {
-        let v: serde_json::Value = client
-            .post(format!("{}/v1/workspaces/crash/search", p.base))
-            .json(&json!({"filter": {"field": "id", "op": "in", "value": batch}, "limit": 10}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let v = post_json(
+            &client,
+            format!("{}/v1/workspaces/crash/search", p.base),
+            json!({"filter": {"field": "id", "op": "in", "value": batch}, "limit": 10}),
+        )
+        .await;
         assert_eq!(v["total"], 0, "refused writes appear (seed {seed}): {v}");
     }
     // GET, for every refused write and a spread of the acknowledged ones
@@ -298,14 +315,7 @@ async fn acknowledged_writes_survive_sigkill() {
         assert_eq!(r.status().as_u16(), 200, "acknowledged contact {id} lost (seed {seed})");
     }
     for (id, n) in &patched {
-        let v: serde_json::Value = client
-            .get(format!("{}/v1/workspaces/crash/contacts/{id}", p.base))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let v = get_json(&client, format!("{}/v1/workspaces/crash/contacts/{id}", p.base)).await;
         let name = v["name"].as_str().unwrap_or("");
         let got = name
             .strip_prefix("Patched ")
@@ -319,15 +329,12 @@ async fn acknowledged_writes_survive_sigkill() {
     }
     // and by their own words
     let sample = &acked.iter().nth(acked.len() / 2).cloned().unwrap_or_default();
-    let v: serde_json::Value = client
-        .post(format!("{}/v1/workspaces/crash/search", p.base))
-        .json(&json!({"q": sample}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v = post_json(
+        &client,
+        format!("{}/v1/workspaces/crash/search", p.base),
+        json!({"q": sample}),
+    )
+    .await;
     assert!(
         v["hits"].as_array().unwrap().iter().any(|h| h["id"] == sample.as_str()),
         "{sample} not found by q: {v}"
@@ -474,15 +481,12 @@ async fn sigterm_drains_and_exits_zero_and_restart_needs_no_replay() {
     let port = free_port();
     let mut p = start(dir.path(), port);
     wait_healthy(&client, &p.base).await;
-    let v: serde_json::Value = client
-        .post(format!("{}/v1/workspaces/t/search", p.base))
-        .json(&json!({"q": "term"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v = post_json(
+        &client,
+        format!("{}/v1/workspaces/t/search", p.base),
+        json!({"q": "term"}),
+    )
+    .await;
     assert_eq!(v["total"], 20, "{v}");
     p.child.kill().ok();
     let _ = p.child.wait();
@@ -544,24 +548,14 @@ async fn a_nearly_full_disk_refuses_writes_with_507_and_keeps_reads() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 507);
     // reads and searches work
-    let v: serde_json::Value = client
-        .get(format!("{}/v1/workspaces/disk/contacts/kept", p.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v = get_json(&client, format!("{}/v1/workspaces/disk/contacts/kept", p.base)).await;
     assert_eq!(v["name"], "Kept Before Full");
-    let v: serde_json::Value = client
-        .post(format!("{}/v1/workspaces/disk/search", p.base))
-        .json(&json!({"q": "kept"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v = post_json(
+        &client,
+        format!("{}/v1/workspaces/disk/search", p.base),
+        json!({"q": "kept"}),
+    )
+    .await;
     assert_eq!(v["total"], 1, "{v}");
     p.child.kill().ok();
     let _ = p.child.wait();
@@ -584,14 +578,7 @@ async fn a_nearly_full_disk_refuses_writes_with_507_and_keeps_reads() {
         .await
         .unwrap();
     assert!(r.status().is_success());
-    let v: serde_json::Value = client
-        .get(format!("{}/v1/workspaces/disk/contacts/kept", p.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v = get_json(&client, format!("{}/v1/workspaces/disk/contacts/kept", p.base)).await;
     assert_eq!(v["name"], "Kept Before Full");
     p.child.kill().ok();
     let _ = p.child.wait();

@@ -1,10 +1,9 @@
 //! CSV import over HTTP and from the command line: columns, per-row errors with row, line and
 //! column, whole-request refusals, CSV dialects, and a lossless export → import round trip.
 
-use std::process::Command;
-
 use serde_json::{json, Value};
 
+use crate::cli::{bin, cfg};
 use crate::common::{error_code, Server};
 
 async fn import(s: &Server, ws: &str, body: &[u8]) -> (u16, Value) {
@@ -305,16 +304,6 @@ async fn a_csv_export_imports_back_unchanged_into_another_workspace() {
         "exporting the imported workspace gives the same CSV"
     );
     assert_eq!(s.ids("dst", json!({"q": "coffee"})).await, vec!["r1"]);
-}
-
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_contactdex"));
-    c.env("CONTACTDEX_LOG", "warn");
-    c
-}
-
-fn cfg() -> &'static str {
-    concat!(env!("CARGO_MANIFEST_DIR"), "/index-config/default.toml")
 }
 
 #[test]
