@@ -62,7 +62,7 @@ pub fn entry(origin: &Origin, at: &DateTime<Utc>, action: &str) -> Map<String, V
 /// that changed, with old and new values (lists also with what was added and removed).
 /// `None` when nothing changed.
 pub fn write_entry(origin: &Origin, at: &DateTime<Utc>, old: Option<&Contact>, new: &Contact) -> Option<Vec<u8>> {
-    let mut e = match old {
+    let e = match old {
         // who created it, when and how; the values are the contact's own (kept short: bulk
         // imports write one per contact)
         None => entry(origin, at, "create"),
@@ -76,7 +76,6 @@ pub fn write_entry(origin: &Origin, at: &DateTime<Utc>, old: Option<&Contact>, n
             e
         }
     };
-    e.remove("id");
     Some(Value::Object(e).to_string().into_bytes())
 }
 
