@@ -214,6 +214,49 @@ fn term_q(f: Field, s: &str) -> Box<dyn Query> {
     Box::new(TermQuery::new(term(f, s), IndexRecordOption::Basic))
 }
 
+/// The documents holding one term, scored 0 (the workspace clause of every search). In a
+/// segment where every document holds the term (one workspace per segment, the common case) it
+/// matches all, and tantivy drops it from the intersection instead of seeking through a posting
+/// list as long as the segment.
+#[derive(Clone, Debug)]
+struct ScopeQuery(Term);
+
+struct ScopeWeight(Term);
+
+impl Query for ScopeQuery {
+    fn weight(&self, _scoring: tantivy::query::EnableScoring<'_>) -> tantivy::Result<Box<dyn tantivy::query::Weight>> {
+        Ok(Box::new(ScopeWeight(self.0.clone())))
+    }
+
+    fn query_terms<'a>(&'a self, visitor: &mut dyn FnMut(&'a Term, bool)) {
+        visitor(&self.0, false);
+    }
+}
+
+impl tantivy::query::Weight for ScopeWeight {
+    fn scorer(&self, reader: &SegmentReader, _boost: Score) -> tantivy::Result<Box<dyn tantivy::query::Scorer>> {
+        let inverted = reader.inverted_index(self.0.field())?;
+        let Some(info) = inverted.get_term_info(&self.0)? else {
+            return Ok(Box::new(tantivy::query::EmptyScorer));
+        };
+        if info.doc_freq == reader.max_doc() {
+            return Ok(Box::new(tantivy::query::AllScorer::new(reader.max_doc())));
+        }
+        let postings = inverted.read_postings_from_terminfo(&info, IndexRecordOption::Basic)?;
+        Ok(Box::new(tantivy::query::ConstScorer::new(postings, 0.0)))
+    }
+
+    fn explain(&self, reader: &SegmentReader, doc: DocId) -> tantivy::Result<tantivy::query::Explanation> {
+        let mut s = self.scorer(reader, 1.0)?;
+        if s.doc() > doc || s.seek(doc) != doc {
+            return Err(tantivy::TantivyError::InvalidArgument(format!(
+                "document {doc} is not in scope"
+            )));
+        }
+        Ok(tantivy::query::Explanation::new("scope", 0.0))
+    }
+}
+
 fn prefix_range(f: Field, p: &str) -> Box<dyn Query> {
     let mut hi = p.to_string();
     hi.push(char::MAX);
@@ -625,7 +668,15 @@ fn word_query(
         let mut c: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         let tq =
             |fld: Field| -> Box<dyn Query> { Box::new(TermQuery::new(term(fld, t), IndexRecordOption::WithFreqs)) };
-        let pq = |fld: Field| -> Box<dyn Query> { Box::new(FuzzyTermQuery::new_prefix(term(fld, t), 0, true)) };
+        // a word typed so far: one term of the field's prefix field when it is that short,
+        // else a walk over the terms it begins
+        let pq = |fld: Field, pre: Field| -> Box<dyn Query> {
+            if n <= crate::index::PREFIX_MAX {
+                Box::new(TermQuery::new(term(pre, t), IndexRecordOption::Basic))
+            } else {
+                Box::new(FuzzyTermQuery::new_prefix(term(fld, t), 0, true))
+            }
+        };
         let common = df(f.name, t) + df(f.email, t) + df(f.custom, t) + df(f.tag, t) >= common_df;
         let dist = if common { 0 } else { typo_distance(n) };
         let fq = |fld: Field| -> Box<dyn Query> { Box::new(FuzzyTermQuery::new(term(fld, t), dist, true)) };
@@ -637,7 +688,7 @@ fn word_query(
             c.push(konst(tq(f.name), b.name_exact));
             c.push(boosted(tq(f.name), 1.0));
             if prefix_ok {
-                c.push(konst(pq(f.name), b.name_prefix));
+                c.push(konst(pq(f.name, f.name_pre), b.name_prefix));
             }
             if dist > 0 {
                 c.push(konst(fq(f.name), b.name_typo));
@@ -650,7 +701,7 @@ fn word_query(
         if !hidden.emails {
             c.push(konst(tq(f.email), b.email_exact));
             if wide_prefix {
-                c.push(konst(pq(f.email), b.email_prefix));
+                c.push(konst(pq(f.email, f.email_pre), b.email_prefix));
             }
         }
         // phone digits inside a mixed query
@@ -662,14 +713,14 @@ fn word_query(
         if !hidden.tags {
             c.push(konst(tq(f.tag), b.tag_exact));
             if prefix_ok {
-                c.push(konst(pq(f.tag), b.tag_prefix));
+                c.push(konst(pq(f.tag, f.tag_pre), b.tag_prefix));
             }
         }
         // custom values
         if !hidden.custom {
             c.push(konst(tq(f.custom), b.custom_exact));
             if wide_prefix {
-                c.push(konst(pq(f.custom), b.custom_prefix));
+                c.push(konst(pq(f.custom, f.custom_pre), b.custom_prefix));
             }
             if dist > 0 {
                 c.push(konst(fq(f.custom), b.custom_typo));
@@ -900,6 +951,7 @@ struct TopCollector {
     after: Option<(Vec<Key>, String)>,
     facets: Vec<(String, String)>,
     scoring: bool,
+    ids: std::sync::Arc<crate::index::IdTables>,
 }
 
 struct SegFruit {
@@ -929,6 +981,7 @@ struct TopSegment {
     specs: Vec<SortKeySpec>,
     cols: Vec<SegCol>,
     id_col: Option<StrColumn>,
+    id_table: Option<std::sync::Arc<crate::index::IdTable>>,
     limit: usize,
     after: Option<(Vec<Key>, u64)>,
     count: u64,
@@ -937,19 +990,33 @@ struct TopSegment {
     worst: Option<(Vec<Key>, u64)>,
     facet_cols: Vec<Option<StrColumn>>,
     facet_counts: Vec<Vec<u64>>,
+    /// reused for the keys of each collected document
+    scratch: Vec<Key>,
 }
 
 fn seg_ord(col: &Option<StrColumn>, doc: DocId) -> Option<u64> {
     col.as_ref()?.term_ords(doc).next().map(|o| 2 * o + 1)
 }
 
-fn seg_str(col: &Option<StrColumn>, x: u64) -> Option<String> {
-    let c = col.as_ref()?;
-    let mut s = String::new();
-    match c.ord_to_str((x - 1) / 2, &mut s) {
-        Ok(true) => Some(s),
-        _ => None,
+/// The strings of many segment-space ordinals at once: the dictionary is read in order, so
+/// each (compressed) block is opened once instead of once per ordinal.
+fn seg_strs(col: &Option<StrColumn>, xs: impl Iterator<Item = u64>) -> HashMap<u64, String> {
+    let mut out = HashMap::new();
+    let Some(c) = col.as_ref() else { return out };
+    let mut ords: Vec<u64> = xs.filter(|x| x % 2 == 1).map(|x| (x - 1) / 2).collect();
+    ords.sort_unstable();
+    ords.dedup();
+    let mut i = 0;
+    let found = c.dictionary().sorted_ords_to_term_cb(&ords, |bytes| {
+        if let (Some(o), Ok(s)) = (ords.get(i), std::str::from_utf8(bytes)) {
+            out.insert(2 * o + 1, s.to_string());
+        }
+        i += 1;
+    });
+    if !matches!(found, Ok(true)) {
+        tracing::warn!("a sort or id column lacks ordinals its documents hold");
     }
+    out
 }
 
 /// Position of a string among a segment's dictionary, in segment space.
@@ -963,33 +1030,63 @@ fn seg_position(col: &Option<StrColumn>, s: &str) -> u64 {
     }
 }
 
-fn cmp_seg(specs: &[SortKeySpec], a: &[Key], aid: u64, b: &[Key], bid: u64) -> Ordering {
+fn cmp_keys(specs: &[SortKeySpec], a: &[Key], b: &[Key]) -> Ordering {
     for (i, s) in specs.iter().enumerate() {
         let o = cmp_key(&a[i], &b[i], s.desc);
         if o != Ordering::Equal {
             return o;
         }
     }
-    aid.cmp(&bid)
+    Ordering::Equal
+}
+
+fn cmp_seg(specs: &[SortKeySpec], a: &[Key], aid: u64, b: &[Key], bid: u64) -> Ordering {
+    cmp_keys(specs, a, b).then(aid.cmp(&bid))
 }
 
 impl TopSegment {
-    fn keys_of(&self, doc: DocId, score: Score) -> Vec<Key> {
-        self.cols
-            .iter()
-            .map(|c| match c {
-                SegCol::Score => Key::N(score.max(0.0).to_bits() as u64),
-                SegCol::Date(col) => match col.as_ref().and_then(|c| c.first(doc)) {
-                    Some(d) => Key::N((d.into_timestamp_secs() as u64) ^ (1 << 63)),
-                    None => Key::M,
-                },
-                SegCol::Str(col) => seg_ord(col, doc).map_or(Key::M, Key::N),
-                SegCol::Num(col) => match col.as_ref().and_then(|c| c.first(doc)) {
-                    Some(f) => Key::N(ordered_f64(f)),
-                    None => Key::M,
-                },
-            })
-            .collect()
+    /// The sort keys of `doc`, into `out`.
+    fn keys_of(&self, doc: DocId, score: Score, out: &mut Vec<Key>) {
+        out.clear();
+        out.extend(self.cols.iter().map(|c| match c {
+            SegCol::Score => Key::N(score.max(0.0).to_bits() as u64),
+            SegCol::Date(col) => match col.as_ref().and_then(|c| c.first(doc)) {
+                Some(d) => Key::N((d.into_timestamp_secs() as u64) ^ (1 << 63)),
+                None => Key::M,
+            },
+            SegCol::Str(col) => seg_ord(col, doc).map_or(Key::M, Key::N),
+            SegCol::Num(col) => match col.as_ref().and_then(|c| c.first(doc)) {
+                Some(f) => Key::N(ordered_f64(f)),
+                None => Key::M,
+            },
+        }));
+    }
+
+    /// Whether a hit with these keys may still enter the page: after the cursor and before
+    /// the worst hit kept. The id (a column read) is looked up only when the keys tie.
+    fn admits(&self, keys: &[Key], doc: DocId) -> Option<u64> {
+        let mut id = None;
+        let mut id_of = || -> Option<u64> {
+            if id.is_none() {
+                id = seg_ord(&self.id_col, doc);
+            }
+            id
+        };
+        if let Some((ak, aid)) = &self.after {
+            match cmp_keys(&self.specs, keys, ak) {
+                Ordering::Less => return None,
+                Ordering::Equal if id_of()? <= *aid => return None,
+                _ => {}
+            }
+        }
+        if let Some((wk, wid)) = &self.worst {
+            match cmp_keys(&self.specs, keys, wk) {
+                Ordering::Greater => return None,
+                Ordering::Equal if id_of()? >= *wid => return None,
+                _ => {}
+            }
+        }
+        id_of()
     }
 
     fn prune(&mut self) {
@@ -1021,19 +1118,20 @@ impl SegmentCollector for TopSegment {
         if self.limit == 0 {
             return;
         }
-        let keys = self.keys_of(doc, score);
-        let Some(id) = seg_ord(&self.id_col, doc) else { return };
-        if let Some((ak, aid)) = &self.after {
-            if cmp_seg(&self.specs, &keys, id, ak, *aid) != Ordering::Greater {
-                return;
-            }
+        let mut keys = std::mem::take(&mut self.scratch);
+        self.keys_of(doc, score, &mut keys);
+        let admitted = self.admits(&keys, doc);
+        if let Some(id) = admitted {
+            self.hits.push(SegHit {
+                keys: keys.clone(),
+                id,
+                score,
+            });
         }
-        if let Some((wk, wid)) = &self.worst {
-            if cmp_seg(&self.specs, &keys, id, wk, *wid) != Ordering::Less {
-                return;
-            }
+        self.scratch = keys;
+        if admitted.is_none() {
+            return;
         }
-        self.hits.push(SegHit { keys, id, score });
         if self.hits.len() >= self.limit * 2 + 16 {
             self.prune();
         }
@@ -1041,17 +1139,41 @@ impl SegmentCollector for TopSegment {
 
     fn harvest(mut self) -> SegFruit {
         self.prune();
+        let ids = match &self.id_table {
+            Some(t) => self
+                .hits
+                .iter()
+                .filter_map(|h| Some((h.id, t.get((h.id - 1) / 2)?.to_string())))
+                .collect(),
+            None => seg_strs(&self.id_col, self.hits.iter().map(|h| h.id)),
+        };
+        let strs: Vec<HashMap<u64, String>> = self
+            .cols
+            .iter()
+            .enumerate()
+            .map(|(i, c)| match c {
+                SegCol::Str(col) => seg_strs(
+                    col,
+                    self.hits.iter().filter_map(|h| match h.keys.get(i) {
+                        Some(Key::N(x)) => Some(*x),
+                        _ => None,
+                    }),
+                ),
+                _ => HashMap::new(),
+            })
+            .collect();
         let mut hits = Vec::with_capacity(self.hits.len());
         for h in &self.hits {
-            let Some(id) = seg_str(&self.id_col, h.id) else {
+            let Some(id) = ids.get(&h.id).cloned() else {
                 continue;
             };
             let keys = h
                 .keys
                 .iter()
                 .zip(&self.cols)
-                .map(|(k, c)| match (k, c) {
-                    (Key::N(x), SegCol::Str(col)) => seg_str(col, *x).map_or(Key::M, Key::S),
+                .enumerate()
+                .map(|(i, (k, c))| match (k, c) {
+                    (Key::N(x), SegCol::Str(_)) => strs[i].get(x).cloned().map_or(Key::M, Key::S),
                     (k, _) => k.clone(),
                 })
                 .collect();
@@ -1123,6 +1245,7 @@ impl Collector for TopCollector {
         Ok(TopSegment {
             specs: self.specs.clone(),
             cols,
+            id_table: self.ids.table(seg),
             id_col,
             limit: self.limit,
             after,
@@ -1131,6 +1254,7 @@ impl Collector for TopCollector {
             worst: None,
             facet_cols,
             facet_counts,
+            scratch: Vec::new(),
         })
     }
 
@@ -1216,7 +1340,8 @@ pub fn run(index: &SearchIndex, ctx: &Ctx<'_>, req: &SearchRequest) -> SResult<O
             ctx.cfg.max_limit
         )));
     }
-    let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, term_q(ctx.fields.ws, ctx.ws))];
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> =
+        vec![(Occur::Must, Box::new(ScopeQuery(term(ctx.fields.ws, ctx.ws))))];
     let searcher = index.searcher();
     let df = |f: Field, t: &str| searcher.doc_freq(&term(f, t)).unwrap_or(0);
     let text = if q.is_empty() { None } else { text_query(ctx, q, &df) };
@@ -1261,6 +1386,7 @@ pub fn run(index: &SearchIndex, ctx: &Ctx<'_>, req: &SearchRequest) -> SResult<O
         after,
         facets: facets.clone(),
         scoring,
+        ids: index.ids.clone(),
     };
     let fruit = searcher.search(&query, &collector)?;
 
@@ -1350,7 +1476,7 @@ pub fn duplicate_candidates(
         return Ok(Vec::new());
     }
     let query = BooleanQuery::new(vec![
-        (Occur::Must, term_q(f.ws, ws)),
+        (Occur::Must, Box::new(ScopeQuery(term(f.ws, ws)))),
         (Occur::Must, Box::new(BooleanQuery::new(should))),
     ]);
     let collector = TopCollector {
@@ -1362,6 +1488,7 @@ pub fn duplicate_candidates(
         after: None,
         facets: Vec::new(),
         scoring: true,
+        ids: index.ids.clone(),
     };
     let fruit = index.searcher().search(&query, &collector)?;
     Ok(fruit.hits.into_iter().map(|h| h.id).collect())
