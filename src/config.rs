@@ -87,7 +87,7 @@ pub struct IndexConfig {
 impl Default for IndexConfig {
     fn default() -> Self {
         IndexConfig {
-            commit_interval_ms: 1000,
+            commit_interval_ms: 500,
             writer_memory_mb: 256,
             writer_threads: 2,
         }
