@@ -1272,6 +1272,7 @@ impl Indexer {
         }
         self.commit(target);
         self.committed_seq = Some(target);
+        self.metrics.startup_replayed.set(i64::try_from(n).unwrap_or(i64::MAX));
         tracing::info!(contacts = n, ms = start.elapsed().as_millis() as u64, "index caught up");
         Ok(())
     }

@@ -16,6 +16,9 @@ pub struct Metrics {
     pub store_seq: IntGauge,
     pub bulk_rejected: IntCounter,
     pub writes: IntCounter,
+    /// Contacts re-applied to the index from the change log at start-up (0 after a clean
+    /// shutdown; the contacts rebuilt when the index was missing count too).
+    pub startup_replayed: IntGauge,
 }
 
 impl Metrics {
@@ -62,6 +65,11 @@ impl Metrics {
             .expect("valid metric");
         let writes =
             IntCounter::new("contactdex_store_writes_total", "Contacts written to the store").expect("valid metric");
+        let startup_replayed = IntGauge::new(
+            "contactdex_startup_replayed_contacts",
+            "Contacts re-applied to the index from the store at start-up (0 after a clean shutdown)",
+        )
+        .expect("valid metric");
         for c in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_latency.clone()),
@@ -72,6 +80,7 @@ impl Metrics {
             Box::new(store_seq.clone()),
             Box::new(bulk_rejected.clone()),
             Box::new(writes.clone()),
+            Box::new(startup_replayed.clone()),
         ] {
             // Names are unique by construction.
             let _ = registry.register(c);
@@ -87,6 +96,7 @@ impl Metrics {
             store_seq,
             bulk_rejected,
             writes,
+            startup_replayed,
         }
     }
 

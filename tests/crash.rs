@@ -515,6 +515,24 @@ async fn sigterm_drains_and_exits_zero_and_restart_needs_no_replay() {
     let port = free_port();
     let mut p = start(dir.path(), port);
     wait_healthy(&client, &p.base).await;
+    // the drain committed the index up to the last write: nothing to replay
+    let metrics = client
+        .get(format!("{}/metrics", p.base))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    assert!(
+        metrics.lines().any(|l| l == "contactdex_startup_replayed_contacts 0"),
+        "the restart after SIGTERM replayed contacts:\n{}",
+        metrics
+            .lines()
+            .filter(|l| l.contains("replayed"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
     let v = post_json(
         &client,
         format!("{}/v1/workspaces/t/search", p.base),
