@@ -11,6 +11,8 @@
 //! - BULKERS connections send NDJSON bulk requests of BULK_LINES upserts.
 //! - Every 10th single write is checked: from its acknowledgement, the contact's email is
 //!   searched every 25 ms until it is found; the delay is reported (and how many took > 1 s).
+//! - `MIX_IDS=<n>`: each writer and bulker cycles over n ids (upserts of the same contacts),
+//!   so a long soak keeps the data set's size steady and RSS growth means leaks, not data.
 //! - `RSS_PID=<pid>` samples that process's VmRSS every `RSS_EVERY` seconds (default 10).
 //!
 //! Closed-loop clients (no coordinated-omission correction). Loopback only.
@@ -134,6 +136,10 @@ async fn main() {
     let late = Arc::new(AtomicU64::new(0));
     let never = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
+    let ids: u64 = std::env::var("MIX_IDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(u64::MAX);
     let client = || {
         reqwest::Client::builder()
             .pool_max_idle_per_host(4)
@@ -180,7 +186,7 @@ async fn main() {
             let mut checks = Vec::new();
             while Instant::now() < deadline {
                 n += 1;
-                let id = format!("mix-{run}-{w}-{n}");
+                let id = format!("mix-{run}-{w}-{}", n % ids);
                 let email = format!("mix.{run}.{w}.{n}@loadtest.example");
                 let body = serde_json::json!({"id": id, "name": format!("Load Tester {w} {n}"), "emails": [email],
                     "phones": [format!("+55 11 9{:04} {:04}", w, n % 10_000)], "tags": ["load"]});
@@ -218,7 +224,7 @@ async fn main() {
                     }));
                 }
                 if n % 3 == 0 && n > 1 {
-                    let prev = format!("mix-{run}-{w}-{}", n - 1);
+                    let prev = format!("mix-{run}-{w}-{}", (n - 1) % ids);
                     let t = Instant::now();
                     let ok = send(
                         client
@@ -246,7 +252,8 @@ async fn main() {
                 n += 1;
                 let mut body = String::new();
                 for k in 0..bulk_lines {
-                    let line = serde_json::json!({"id": format!("mixb-{run}-{b}-{n}-{k}"),
+                    let slot = (n * bulk_lines as u64 + k as u64) % ids;
+                    let line = serde_json::json!({"id": format!("mixb-{run}-{b}-{slot}"),
                         "name": format!("Bulk Person {k}"), "emails": [format!("bulk.{run}.{b}.{n}.{k}@loadtest.example")],
                         "tags": ["bulk"]});
                     body.push_str(&line.to_string());
