@@ -8,6 +8,8 @@
 //! QUERIES_FILE holds one search per line: either a JSON request body or plain `q` text.
 //! Loopback only: the URL must point at 127.0.0.1/localhost.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,26 +21,10 @@ async fn main() {
         std::process::exit(2);
     }
     let (url, ws, file) = (&args[1], &args[2], &args[3]);
-    if !(url.starts_with("http://127.") || url.starts_with("http://localhost")) {
-        eprintln!("loadgen only targets loopback addresses");
-        std::process::exit(2);
-    }
+    support::require_loopback(url, "loadgen");
     let conns: usize = args[4].parse().expect("CONNECTIONS");
     let secs: f64 = args[5].parse().expect("SECONDS");
-    let text = std::fs::read_to_string(file).expect("queries file");
-    let bodies: Arc<Vec<String>> = Arc::new(
-        text.lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| {
-                if l.trim_start().starts_with('{') {
-                    l.to_string()
-                } else {
-                    serde_json::json!({"q": l}).to_string()
-                }
-            })
-            .collect(),
-    );
-    assert!(!bodies.is_empty(), "no queries");
+    let bodies = Arc::new(support::search_bodies(file));
     let endpoint = Arc::new(format!("{url}/v1/workspaces/{ws}/search"));
     let deadline = Instant::now() + Duration::from_secs_f64(secs);
     let start = Instant::now();

@@ -17,6 +17,8 @@
 //!
 //! Closed-loop clients (no coordinated-omission correction). Loopback only.
 
+mod support;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -96,10 +98,7 @@ async fn main() {
         std::process::exit(2);
     }
     let url = args[1].clone();
-    if !(url.starts_with("http://127.") || url.starts_with("http://localhost")) {
-        eprintln!("mixedload only targets loopback addresses");
-        std::process::exit(2);
-    }
+    support::require_loopback(&url, "mixedload");
     let ws = args[2].clone();
     let secs: f64 = args[4].parse().expect("SECONDS");
     let (searchers, writers, bulkers): (usize, usize, usize) = (
@@ -110,19 +109,7 @@ async fn main() {
     let bulk_lines: usize = args.get(8).and_then(|a| a.parse().ok()).unwrap_or(200);
     let write_pause = Duration::from_millis(args.get(9).and_then(|a| a.parse().ok()).unwrap_or(0));
     let search_pause = Duration::from_millis(args.get(10).and_then(|a| a.parse().ok()).unwrap_or(0));
-    let text = std::fs::read_to_string(&args[3]).expect("queries file");
-    let bodies: Arc<Vec<String>> = Arc::new(
-        text.lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| {
-                if l.trim_start().starts_with('{') {
-                    l.to_string()
-                } else {
-                    serde_json::json!({"q": l}).to_string()
-                }
-            })
-            .collect(),
-    );
+    let bodies = Arc::new(support::search_bodies(&args[3]));
     let base = Arc::new(format!("{url}/v1/workspaces/{ws}"));
     let run = format!("{:x}", std::process::id());
     let start = Instant::now();

@@ -67,7 +67,7 @@ with open(src, encoding="utf-8") as f:
                          "free_mb_at_refusal": round(st.f_bavail * st.f_frsize / 2**20, 1), "acked_before": len(acked)}
         if first is not None and len(refused) >= 21 * 200:
             break
-after = [c for c in [call("PUT", f"{ws}/contacts/df-extra", json.dumps({"name": "Late Writer"}).encode())[0]]]
+after = [call("PUT", f"{ws}/contacts/df-extra", json.dumps({"name": "Late Writer"}).encode())[0]]
 reads = [call("GET", f"{ws}/contacts/{acked[0]}")[0], call("POST", f"{ws}/search", json.dumps({"q": "a"}).encode())[0]]
 json.dump({"acked": acked, "refused": refused, "first_refusal": first, "put_after": after, "reads_while_full": reads,
            "bulks_refused": len(refused) // 200}, open(f"{work}/phase1.json", "w"))

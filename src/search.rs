@@ -214,6 +214,23 @@ fn term_q(f: Field, s: &str) -> Box<dyn Query> {
     Box::new(TermQuery::new(term(f, s), IndexRecordOption::Basic))
 }
 
+/// tantivy's explanation for a constant-score weight: `what` with `score` when `doc` matches.
+fn explain_match(
+    w: &dyn tantivy::query::Weight,
+    reader: &SegmentReader,
+    doc: DocId,
+    what: &'static str,
+    score: Score,
+) -> tantivy::Result<tantivy::query::Explanation> {
+    let mut s = w.scorer(reader, 1.0)?;
+    if s.doc() > doc || s.seek(doc) != doc {
+        return Err(tantivy::TantivyError::InvalidArgument(format!(
+            "document {doc} does not match {what}"
+        )));
+    }
+    Ok(tantivy::query::Explanation::new(what, score))
+}
+
 /// The documents holding one term, scored 0 (the workspace clause of every search). In a
 /// segment where every document holds the term (one workspace per segment, the common case) it
 /// matches all, and tantivy drops it from the intersection instead of seeking through a posting
@@ -247,13 +264,7 @@ impl tantivy::query::Weight for ScopeWeight {
     }
 
     fn explain(&self, reader: &SegmentReader, doc: DocId) -> tantivy::Result<tantivy::query::Explanation> {
-        let mut s = self.scorer(reader, 1.0)?;
-        if s.doc() > doc || s.seek(doc) != doc {
-            return Err(tantivy::TantivyError::InvalidArgument(format!(
-                "document {doc} is not in scope"
-            )));
-        }
-        Ok(tantivy::query::Explanation::new("scope", 0.0))
+        explain_match(self, reader, doc, "scope", 0.0)
     }
 }
 
@@ -267,6 +278,26 @@ struct ExpandQuery {
     term: Term,
     dist: u8,
     prefix: bool,
+}
+
+impl ExpandQuery {
+    /// Terms within `dist` edits of `term` (transpositions count as one).
+    fn typos(term: Term, dist: u8) -> Self {
+        ExpandQuery {
+            term,
+            dist,
+            prefix: false,
+        }
+    }
+
+    /// Terms that begin with `term`.
+    fn prefix(term: Term) -> Self {
+        ExpandQuery {
+            term,
+            dist: 0,
+            prefix: true,
+        }
+    }
 }
 
 struct ExpandWeight {
@@ -334,13 +365,7 @@ impl tantivy::query::Weight for ExpandWeight {
     }
 
     fn explain(&self, reader: &SegmentReader, doc: DocId) -> tantivy::Result<tantivy::query::Explanation> {
-        let mut s = self.scorer(reader, 1.0)?;
-        if s.doc() > doc || s.seek(doc) != doc {
-            return Err(tantivy::TantivyError::InvalidArgument(format!(
-                "document {doc} does not match"
-            )));
-        }
-        Ok(tantivy::query::Explanation::new("expanded term", 1.0))
+        explain_match(self, reader, doc, "expanded term", 1.0)
     }
 }
 
@@ -788,22 +813,12 @@ fn word_query(
             if n <= crate::index::PREFIX_MAX {
                 Box::new(TermQuery::new(term(pre, t), IndexRecordOption::Basic))
             } else {
-                Box::new(ExpandQuery {
-                    term: term(fld, t),
-                    dist: 0,
-                    prefix: true,
-                })
+                Box::new(ExpandQuery::prefix(term(fld, t)))
             }
         };
         let common = df(f.name, t) + df(f.email, t) + df(f.custom, t) + df(f.tag, t) >= common_df;
         let dist = if common { 0 } else { typo_distance(n) };
-        let fq = |fld: Field| -> Box<dyn Query> {
-            Box::new(ExpandQuery {
-                term: term(fld, t),
-                dist,
-                prefix: false,
-            })
-        };
+        let fq = |fld: Field| -> Box<dyn Query> { Box::new(ExpandQuery::typos(term(fld, t), dist)) };
         let prefix_ok = last || (n >= 2 && !common);
         // a one- or two-letter last word expands in names and tags only
         let wide_prefix = prefix_ok && n >= 3;
@@ -1587,11 +1602,7 @@ pub fn duplicate_candidates(
             .map(|t| {
                 let d = typo_distance(t.chars().count()).min(1);
                 let q: Box<dyn Query> = if d > 0 {
-                    Box::new(ExpandQuery {
-                        term: term(f.name, t),
-                        dist: d,
-                        prefix: false,
-                    })
+                    Box::new(ExpandQuery::typos(term(f.name, t), d))
                 } else {
                     term_q(f.name, t)
                 };
@@ -1683,18 +1694,7 @@ mod tests {
                 "{word} {dist} {prefix}"
             );
         }
-        assert!(
-            matches(
-                &index,
-                &ExpandQuery {
-                    term: Term::from_field_text(f, "rodrigez"),
-                    dist: 2,
-                    prefix: false
-                }
-            )
-            .len()
-                > 10
-        );
+        assert!(matches(&index, &ExpandQuery::typos(Term::from_field_text(f, "rodrigez"), 2)).len() > 10);
     }
 
     #[test]

@@ -13,9 +13,7 @@ pub fn engine() -> &'static Engine {
     &ENGINE
         .get_or_init(|| {
             let dir = tempfile::tempdir().expect("temp dir");
-            let mut cfg = Config::default();
-            cfg.server.data_dir = dir.path().to_path_buf();
-            let engine = Engine::open(dir.path(), cfg).expect("engine");
+            let engine = Engine::open(dir.path(), Config::default()).expect("engine");
             let origin = Origin::system("fuzz");
             let seed = [
                 r#"{"id":"a","name":"José da Silva 🙂","phones":["+55 11 98765-4321"],"emails":["Jose@Example.com"],"tags":["vip","lead"]}"#,
