@@ -16,7 +16,7 @@ use std::sync::{Arc, RwLock};
 use serde::{Deserialize, Serialize};
 use tantivy::schema::{
     DateOptions, DateTimePrecision, Field, IndexRecordOption, JsonObjectOptions, Schema, TextFieldIndexing,
-    TextOptions, FAST, INDEXED, STORED, STRING,
+    TextOptions, FAST, STORED, STRING,
 };
 use tantivy::{DateTime, Index, IndexReader, ReloadPolicy, TantivyDocument, Term};
 
@@ -25,7 +25,7 @@ use crate::normalize;
 
 /// Bumped when the schema or the way documents are built changes: an index of another
 /// version is rebuilt from the store at start-up.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
@@ -58,8 +58,10 @@ pub struct Fields {
     pub name_exact: Field,
     /// Phone digit strings: E.164 digits, national number, digits as typed.
     pub phone: Field,
-    /// Suffixes (4+ digits) of each phone's digit strings.
-    pub phone_suffix: Field,
+    /// Each phone's local number (national, else as typed) written backwards: its last
+    /// digits are a prefix of this term, so "last digits" is one term-range walk, and a
+    /// phone costs one term here instead of one per suffix length.
+    pub phone_rev: Field,
     pub email: Field,
     /// Folded tag words and whole tags (for `q`).
     pub tag: Field,
@@ -102,7 +104,9 @@ fn token_field(b: &mut tantivy::schema::SchemaBuilder, name: &str, freqs: bool) 
 /// Builds the schema.
 pub fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
-    let date = DateOptions::from(INDEXED)
+    // Dates are fast fields only: tantivy's RangeQuery reads a fast field's column and never
+    // its terms, so indexing them would only add a unique term per contact.
+    let date = DateOptions::default()
         .set_fast()
         .set_precision(DateTimePrecision::Seconds);
     let f = Fields {
@@ -112,7 +116,7 @@ pub fn schema() -> (Schema, Fields) {
         name: token_field(&mut b, "name", true),
         name_exact: b.add_text_field("name_exact", STRING | FAST),
         phone: token_field(&mut b, "phone", false),
-        phone_suffix: token_field(&mut b, "phone_suffix", false),
+        phone_rev: token_field(&mut b, "phone_rev", false),
         email: token_field(&mut b, "email", true),
         tag: token_field(&mut b, "tag", true),
         tag_exact: b.add_text_field("tag_exact", STRING | FAST),
@@ -200,16 +204,20 @@ pub fn encode_custom(key: &str, ft: Option<FieldType>, v: &serde_json::Value, ou
     }
 }
 
-/// Shortest and longest phone suffix indexed for "last digits" search. Longer runs of digits
-/// are national or international numbers, matched whole in the `phone` field.
+/// Shortest and longest run of digits searched as a phone's last digits. Longer runs are
+/// national or international numbers, matched whole in the `phone` field.
 pub const SUFFIX_MIN: usize = 4;
 pub const SUFFIX_MAX: usize = 10;
 
-/// The suffixes of `SUFFIX_MIN..=SUFFIX_MAX` digits.
-fn push_suffixes(d: &str, out: &mut Vec<String>) {
-    for len in SUFFIX_MIN..=SUFFIX_MAX.min(d.len()) {
-        push_unique(out, &d[d.len() - len..]);
-    }
+/// `s` written backwards (the `phone_rev` term of a local number, or of a query's digits).
+pub fn reversed(s: &str) -> String {
+    s.chars().rev().collect()
+}
+
+/// Whether `digits` (a query's run of [`SUFFIX_MIN`]..=[`SUFFIX_MAX`] digits) ends one of
+/// the local numbers: the check `explain` makes for a "last digits" match.
+pub fn ends_a_phone(local: &[String], digits: &str) -> bool {
+    (SUFFIX_MIN..=SUFFIX_MAX).contains(&digits.len()) && local.iter().any(|l| l.ends_with(digits))
 }
 
 /// Longest prefix held in the `*_pre` fields. A longer word typed so far begins few terms, and
@@ -237,7 +245,8 @@ pub fn prefixes(terms: &[String]) -> Vec<String> {
 pub struct SearchTerms {
     pub name: Vec<String>,
     pub phone: Vec<String>,
-    pub phone_suffix: Vec<String>,
+    /// Each phone's local number (national, else the digits as typed), for last digits.
+    pub phone_local: Vec<String>,
     pub email: Vec<String>,
     pub tag: Vec<String>,
     pub custom: Vec<String>,
@@ -269,7 +278,10 @@ pub fn search_terms(c: &Contact, defs: &dyn Fn(&str) -> Option<FieldType>) -> Se
         }
         push_unique(&mut t.phone, &p.digits);
         // the number as dialled without country code or trunk prefix, else as typed
-        push_suffixes(p.national.as_deref().unwrap_or(&p.digits), &mut t.phone_suffix);
+        let local = p.national.as_deref().unwrap_or(&p.digits);
+        if local.len() >= SUFFIX_MIN {
+            push_unique(&mut t.phone_local, local);
+        }
     }
     for e in &c.emails {
         if let Ok(n) = normalize::normalize_email(e) {
@@ -301,7 +313,6 @@ pub fn document(f: &Fields, ws: &str, c: &Contact, defs: &dyn Fn(&str) -> Option
     for (field, values) in [
         (f.name, &terms.name),
         (f.phone, &terms.phone),
-        (f.phone_suffix, &terms.phone_suffix),
         (f.email, &terms.email),
         (f.tag, &terms.tag),
         (f.custom, &terms.custom),
@@ -309,6 +320,9 @@ pub fn document(f: &Fields, ws: &str, c: &Contact, defs: &dyn Fn(&str) -> Option
         for v in values {
             d.add_text(field, v);
         }
+    }
+    for local in &terms.phone_local {
+        d.add_text(f.phone_rev, reversed(local));
     }
     for (field, values) in [
         (f.name_pre, &terms.name),
@@ -736,16 +750,17 @@ mod tests {
     }
 
     #[test]
-    fn suffixes_cover_last_digits() {
-        let mut out = Vec::new();
-        push_suffixes("5511987654321", &mut out);
-        assert!(out.contains(&"4321".to_string()));
-        assert!(out.contains(&"987654321".to_string()));
-        assert!(out.contains(&"1987654321".to_string()));
+    fn last_digits_end_a_local_number() {
+        let local = vec!["11987654321".to_string()];
+        assert!(ends_a_phone(&local, "4321"));
+        assert!(ends_a_phone(&local, "987654321"));
+        assert!(ends_a_phone(&local, "1987654321"));
         assert!(
-            !out.contains(&"11987654321".to_string()),
-            "longer runs are whole numbers, not suffixes"
+            !ends_a_phone(&local, "11987654321"),
+            "longer runs are whole numbers, not last digits"
         );
-        assert!(!out.contains(&"321".to_string()));
+        assert!(!ends_a_phone(&local, "321"), "too short");
+        assert!(!ends_a_phone(&local, "5432"), "not at the end");
+        assert_eq!(reversed("11987654321"), "12345678911");
     }
 }

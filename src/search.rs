@@ -214,6 +214,11 @@ fn term_q(f: Field, s: &str) -> Box<dyn Query> {
     Box::new(TermQuery::new(term(f, s), IndexRecordOption::Basic))
 }
 
+/// Phones whose local number ends with `digits`: the reversed digits begin a `phone_rev` term.
+fn last_digits_q(f: &Fields, digits: &str) -> Box<dyn Query> {
+    Box::new(ExpandQuery::prefix(term(f.phone_rev, &crate::index::reversed(digits))))
+}
+
 /// tantivy's explanation for a constant-score weight: `what` with `score` when `doc` matches.
 fn explain_match(
     w: &dyn tantivy::query::Weight,
@@ -726,7 +731,7 @@ pub fn text_query(ctx: &Ctx<'_>, q: &str, df: &dyn Fn(Field, &str) -> u64) -> Op
         let f = ctx.fields;
         let mut clauses = vec![konst(term_q(f.phone, &digits), b.phone_exact)];
         if digits.len() <= crate::index::SUFFIX_MAX {
-            clauses.push(konst(term_q(f.phone_suffix, &digits), b.phone_suffix));
+            clauses.push(konst(last_digits_q(f, &digits), b.phone_suffix));
         }
         // a national number typed with its trunk prefix ("030 1234567", "06 12 34 56 78")
         let trunkless = digits.trim_start_matches('0');
@@ -846,7 +851,9 @@ fn word_query(
         // phone digits inside a mixed query
         if !hidden.phones && t.len() >= 4 && t.bytes().all(|x| x.is_ascii_digit()) {
             c.push(konst(tq(f.phone), b.phone_exact));
-            c.push(konst(tq(f.phone_suffix), b.phone_suffix));
+            if t.len() <= crate::index::SUFFIX_MAX {
+                c.push(konst(last_digits_q(f, t), b.phone_suffix));
+            }
         }
         // tags
         if !hidden.tags {
@@ -884,7 +891,7 @@ pub fn explain(ctx: &Ctx<'_>, q: &str, terms: &crate::index::SearchTerms) -> Vec
             .map(|e| e.trim_start_matches('+').to_string());
         if e164.as_ref().is_some_and(|e| terms.phone.contains(e)) || terms.phone.contains(&digits) {
             out.push(serde_json::json!({"word": q, "field": "phones", "match": "exact"}));
-        } else if terms.phone_suffix.contains(&digits) {
+        } else if crate::index::ends_a_phone(&terms.phone_local, &digits) {
             out.push(serde_json::json!({"word": q, "field": "phones", "match": "last_digits"}));
         }
     }
@@ -898,7 +905,7 @@ pub fn explain(ctx: &Ctx<'_>, q: &str, terms: &crate::index::SearchTerms) -> Vec
         let fields: [(&str, &Vec<String>); 5] = [
             ("name", &terms.name),
             ("emails", &terms.email),
-            ("phones", &terms.phone_suffix),
+            ("phones", &terms.phone_local),
             ("tags", &terms.tag),
             ("custom", &terms.custom),
         ];
@@ -906,7 +913,7 @@ pub fn explain(ctx: &Ctx<'_>, q: &str, terms: &crate::index::SearchTerms) -> Vec
             let kind = if field == "phones" {
                 if terms.phone.contains(t) {
                     Some("exact")
-                } else if list.contains(t) {
+                } else if crate::index::ends_a_phone(list, t) {
                     Some("last_digits")
                 } else {
                     None

@@ -12,6 +12,8 @@
 use phonenumber::country::Id;
 use phonenumber::metadata::DATABASE;
 use phonenumber::PhoneNumber;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, RwLock};
 use unicode_normalization::UnicodeNormalization;
 
 /// Fewer digits than this is not a phone number.
@@ -23,6 +25,8 @@ const MIN_QUERY_PARSE_DIGITS: usize = 7;
 /// More digits than this cannot be a phone number, even with an international prefix; such a
 /// value is kept unverified without asking the parser.
 const MAX_PARSE_DIGITS: usize = 20;
+/// Entries in phonenumber's regex cache (the crate's default is 100).
+const CRATE_REGEX_CACHE: usize = 2048;
 
 /// A normalised phone number.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -254,6 +258,14 @@ fn parse_number(c: &Cleaned, region: Id) -> Option<(PhoneNumber, bool)> {
     if c.digits.len() > MAX_PARSE_DIGITS {
         return None;
     }
+    static CRATE_CACHE: std::sync::Once = std::sync::Once::new();
+    CRATE_CACHE.call_once(|| {
+        // The parser's own patterns (national prefixes, formats) share phonenumber's regex
+        // LRU; 100 entries thrash on contacts from many countries, each miss a recompile.
+        if let Ok(mut cache) = DATABASE.cache().lock() {
+            cache.set_capacity(CRATE_REGEX_CACHE);
+        }
+    });
     if c.has_plus {
         return parse_international(&c.digits);
     }
@@ -313,16 +325,62 @@ fn checked(n: PhoneNumber) -> Option<(PhoneNumber, bool)> {
 /// decide almost every real number with two or three regexes. `phonenumber::is_valid` tries
 /// the rare types (premium rate, pager, UAN…) first; on mixed-country data those overflow
 /// the crate's 100-entry regex cache and nearly every call recompiles regexes (measured
-/// here: ~1,000 contacts/s instead of ~15,000).
+/// here: ~1,000 contacts/s instead of ~15,000). The patterns come from [`patterns_for`]:
+/// compiled once per country code, matched without the crate's global cache lock.
 fn plausible(n: &PhoneNumber) -> bool {
     let national = n.national().to_string();
-    let Some(metas) = DATABASE.by_code(&n.code().value()) else {
-        return false;
-    };
-    metas.iter().any(|m| {
-        let d = m.descriptors();
-        d.general().is_match(&national)
-            && [
+    patterns_for(n.code().value())
+        .iter()
+        .any(|m| m.general.matches(&national) && m.types.iter().any(|t| t.matches(&national)))
+}
+
+/// One number type's pattern, as `phonenumber`'s `Descriptor::is_match` reads it: the possible
+/// lengths first, then the pattern matched from the start of the national number.
+struct TypePattern {
+    re: regex::Regex,
+    lengths: Vec<u16>,
+}
+
+impl TypePattern {
+    fn of(d: &phonenumber::metadata::Descriptor) -> Option<TypePattern> {
+        let re = regex::RegexBuilder::new(&format!("^(?:{})", d.national_number().as_str()))
+            .ignore_whitespace(true)
+            .build()
+            .ok()?;
+        Some(TypePattern {
+            re,
+            lengths: d.possible_length().to_vec(),
+        })
+    }
+
+    fn matches(&self, national: &str) -> bool {
+        (self.lengths.is_empty() || self.lengths.contains(&(national.len() as u16))) && self.re.is_match(national)
+    }
+}
+
+/// The patterns of one region: its general description and its number types, common first.
+struct RegionPatterns {
+    general: TypePattern,
+    types: Vec<TypePattern>,
+}
+
+/// The compiled patterns of every region sharing a country code, built on first use.
+/// `phonenumber` keeps its patterns in one process-wide LRU of 100 regexes behind a mutex,
+/// hashing the pattern text on every match; with many countries that cache thrashes and
+/// every thread waits on its lock.
+fn patterns_for(code: u16) -> Arc<Vec<RegionPatterns>> {
+    static PATTERNS: LazyLock<RwLock<HashMap<u16, Arc<Vec<RegionPatterns>>>>> =
+        LazyLock::new(|| RwLock::new(HashMap::new()));
+    if let Some(p) = PATTERNS.read().ok().and_then(|m| m.get(&code).cloned()) {
+        return p;
+    }
+    let regions: Vec<RegionPatterns> = DATABASE
+        .by_code(&code)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|m| {
+            let d = m.descriptors();
+            let types = [
                 d.mobile(),
                 d.fixed_line(),
                 d.toll_free(),
@@ -336,8 +394,19 @@ fn plausible(n: &PhoneNumber) -> bool {
             ]
             .into_iter()
             .flatten()
-            .any(|x| x.is_match(&national))
-    })
+            .filter_map(TypePattern::of)
+            .collect();
+            Some(RegionPatterns {
+                general: TypePattern::of(d.general())?,
+                types,
+            })
+        })
+        .collect();
+    let regions = Arc::new(regions);
+    if let Ok(mut m) = PATTERNS.write() {
+        m.entry(code).or_insert_with(|| regions.clone());
+    }
+    regions
 }
 
 /// E.164 of a parsed number: `+`, country code, national significant number.
