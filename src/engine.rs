@@ -482,18 +482,25 @@ impl Engine {
             for d in v.new_fields {
                 ops.push(Op::PutField { ws: ws.into(), def: d });
             }
+            // a create's entry travels inside the contact record (see `Op::PutContact`)
+            let mut birth = None;
             if let Some(entry) = audit::write_entry(origin, &now, previous.as_ref(), &v.contact) {
-                ops.push(Op::History {
-                    ws: ws.into(),
-                    id: id.into(),
-                    entry,
-                });
+                if previous.is_none() {
+                    birth = Some(entry);
+                } else {
+                    ops.push(Op::History {
+                        ws: ws.into(),
+                        id: id.into(),
+                        entry,
+                    });
+                }
             }
             let c = Arc::new(v.contact);
             ops.push(Op::PutContact {
                 ws: ws.into(),
                 contact: c.clone(),
                 fresh: previous.is_none(),
+                birth,
             });
             Ok((ops, (c, previous.is_none(), !meta.exists)))
         })?;
@@ -562,6 +569,7 @@ impl Engine {
                 ws: ws.into(),
                 contact: c.clone(),
                 fresh: false,
+                birth: None,
             });
             Ok((ops, c))
         })?;
@@ -741,19 +749,26 @@ impl Engine {
                         c.created_at = prev.created_at;
                     }
                 }
-                if let Some(entry) = audit::write_entry(origin, &now, prev.as_ref(), &c) {
-                    ops.push(Op::History {
-                        ws: ws.into(),
-                        id: c.id.clone(),
-                        entry,
-                    });
-                }
                 // an id repeated inside one batch replaces its earlier line
                 let fresh = prev.is_none() && in_batch.insert(c.id.clone());
+                // a create's entry travels inside the contact record (see `Op::PutContact`)
+                let mut birth = None;
+                if let Some(entry) = audit::write_entry(origin, &now, prev.as_ref(), &c) {
+                    if fresh {
+                        birth = Some(entry);
+                    } else {
+                        ops.push(Op::History {
+                            ws: ws.into(),
+                            id: c.id.clone(),
+                            entry,
+                        });
+                    }
+                }
                 ops.push(Op::PutContact {
                     ws: ws.into(),
                     contact: Arc::new(c),
                     fresh,
+                    birth,
                 });
                 n += 1;
             }

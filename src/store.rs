@@ -6,7 +6,7 @@
 //! |--------------------------|----------------------------------------|
 //! | `w` ws                   | workspace settings (JSON)              |
 //! | `f` ws `\0` key          | custom field definition (JSON)         |
-//! | `c` ws `\0` id           | contact (JSON, sealed)                  |
+//! | `c` ws `\0` id           | contact (JSON, sealed; may carry its create entry, see [`Op::PutContact`]) |
 //! | `h` ws `\0` id `\0` n    | history entry n (JSON, sealed; erasure markers plain) |
 //! | `a` ws `\0` id           | alias: merged-away id → survivor (JSON) |
 //! | `g` ws `\0` merge id     | merge record (JSON, ids only)           |
@@ -82,6 +82,11 @@ pub enum Op {
         /// The caller checked, under the write lock, that no version of this contact exists:
         /// the index may add it without deleting an old document first.
         fresh: bool,
+        /// The contact's create entry for its history (JSON). It is kept inside the contact
+        /// record, so a created contact costs one record instead of two, until the contact is
+        /// next written or deleted: then it becomes a history record of its own, at the
+        /// position it was given here. Readers see the same history either way.
+        birth: Option<Vec<u8>>,
     },
     DeleteContact {
         ws: String,
@@ -208,6 +213,43 @@ fn log_key(seq: u64) -> [u8; 9] {
     k[0] = b'l';
     k[1..].copy_from_slice(&seq.to_be_bytes());
     k
+}
+
+/// First byte of a contact record's plain bytes that carry a create entry (JSON starts with `{`).
+const BIRTH_TAG: u8 = 1;
+
+/// A contact record's plain bytes with its create entry in front:
+/// `BIRTH_TAG | position (12) | entry length (u32 BE) | entry | contact JSON`.
+fn with_birth(pos: &[u8; 12], entry: &[u8], contact: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(17 + entry.len() + contact.len());
+    out.push(BIRTH_TAG);
+    out.extend_from_slice(pos);
+    out.extend_from_slice(&(entry.len() as u32).to_be_bytes());
+    out.extend_from_slice(entry);
+    out.extend_from_slice(contact);
+    out
+}
+
+/// Splits a contact record's plain bytes into its create entry (position, JSON), if it
+/// carries one, and the contact's JSON.
+fn split_birth(plain: &[u8]) -> (Option<([u8; 12], &[u8])>, &[u8]) {
+    if plain.first() != Some(&BIRTH_TAG) || plain.len() < 17 {
+        return (None, plain);
+    }
+    let mut pos = [0u8; 12];
+    pos.copy_from_slice(&plain[1..13]);
+    let len = u32::from_be_bytes([plain[13], plain[14], plain[15], plain[16]]) as usize;
+    match plain.get(17..17 + len) {
+        Some(entry) => (Some((pos, entry)), &plain[17 + len..]),
+        None => (None, plain),
+    }
+}
+
+/// A create entry held in a contact record: its position, entry and the record's key slot.
+struct Birth {
+    pos: [u8; 12],
+    entry: Vec<u8>,
+    slot: u64,
 }
 
 fn decode<T: for<'de> Deserialize<'de>>(key: &[u8], v: &[u8]) -> Result<T> {
@@ -372,6 +414,46 @@ impl Store {
         Ok(None)
     }
 
+    /// The create entry a contact's current record carries, taken out so the caller can store
+    /// it as a history record before the record is replaced or removed: the one written
+    /// earlier in this batch, else the stored one (none when the caller knows the contact is
+    /// `fresh`). Writing it again is harmless: same key, same entry.
+    fn release_birth(
+        &self,
+        ws: &str,
+        id: &str,
+        fresh: bool,
+        births: &mut std::collections::HashMap<(String, String), Birth>,
+    ) -> Result<Option<Birth>> {
+        if let Some(b) = births.remove(&(ws.to_string(), id.to_string())) {
+            return Ok(Some(b));
+        }
+        if fresh {
+            return Ok(None);
+        }
+        self.stored_birth(ws, id)
+    }
+
+    /// The create entry held in a contact's stored record, if any.
+    fn stored_birth(&self, ws: &str, id: &str) -> Result<Option<Birth>> {
+        let k = ws_key(b'c', ws, Some(id));
+        let Some(v) = self.db.get(&k)? else {
+            return Ok(None);
+        };
+        let Some(slot) = seal::slot_of(&v) else {
+            return Ok(None);
+        };
+        let plain = self.keys.open_value(&v).map_err(|e| StoreError::Decode {
+            key: String::from_utf8_lossy(&k).replace('\0', "/"),
+            message: e.to_string(),
+        })?;
+        Ok(split_birth(&plain).0.map(|(pos, entry)| Birth {
+            pos,
+            entry: entry.to_vec(),
+            slot,
+        }))
+    }
+
     /// Every key slot a contact's records use (contact, history, snapshots).
     fn slots_of(&self, ws: &str, id: &str) -> Result<std::collections::BTreeSet<u64>> {
         let mut out = std::collections::BTreeSet::new();
@@ -455,6 +537,8 @@ impl Store {
         let mut to_seal: Vec<(Vec<u8>, u64, Vec<u8>)> = Vec::new();
         let mut slots = std::collections::HashMap::new();
         let mut first_new: Option<u64> = None;
+        // create entries carried by contact records of this batch
+        let mut births: std::collections::HashMap<(String, String), Birth> = std::collections::HashMap::new();
         for (n, op) in ops.into_iter().enumerate() {
             let pos = {
                 let mut p = [0u8; 12];
@@ -465,13 +549,33 @@ impl Store {
             match op {
                 Op::PutSettings { ws, settings } => batch.insert(ws_key(b'w', &ws, None), encode(&settings)),
                 Op::PutField { ws, def } => batch.insert(ws_key(b'f', &ws, Some(&def.key)), encode(&def)),
-                Op::PutContact { ws, contact, fresh } => {
+                Op::PutContact {
+                    ws,
+                    contact,
+                    fresh,
+                    birth,
+                } => {
                     let slot = self.slot_for(&ws, &contact.id, w, &mut slots, &mut first_new)?;
-                    to_seal.push((ws_key(b'c', &ws, Some(&contact.id)), slot, encode(contact.as_ref())));
+                    if let Some(b) = self.release_birth(&ws, &contact.id, fresh, &mut births)? {
+                        to_seal.push((sub_key(b'h', &ws, &contact.id, &b.pos), b.slot, b.entry));
+                    }
+                    let json = encode(contact.as_ref());
+                    let plain = match birth {
+                        Some(entry) => {
+                            let plain = with_birth(&pos, &entry, &json);
+                            births.insert((ws.clone(), contact.id.clone()), Birth { pos, entry, slot });
+                            plain
+                        }
+                        None => json,
+                    };
+                    to_seal.push((ws_key(b'c', &ws, Some(&contact.id)), slot, plain));
                     logged.push((ws.clone(), contact.id.clone()));
                     changed.push((ws, contact.id.clone(), Some(contact), fresh));
                 }
                 Op::DeleteContact { ws, id } => {
+                    if let Some(b) = self.release_birth(&ws, &id, false, &mut births)? {
+                        to_seal.push((sub_key(b'h', &ws, &id, &b.pos), b.slot, b.entry));
+                    }
                     batch.remove(ws_key(b'c', &ws, Some(&id)));
                     logged.push((ws.clone(), id.clone()));
                     changed.push((ws, id, None, false));
@@ -496,6 +600,7 @@ impl Store {
                     }
                 }
                 Op::Erase { ws, id, entry } => {
+                    births.remove(&(ws.clone(), id.clone()));
                     let mut doomed = self.slots_of(&ws, &id)?;
                     doomed.extend(slots.remove(&(ws.clone(), id.clone())));
                     for slot in doomed {
@@ -636,7 +741,16 @@ impl Store {
 
     pub fn contact(&self, ws: &str, id: &str) -> Result<Option<Contact>> {
         let k = ws_key(b'c', ws, Some(id));
-        self.db.get(&k)?.map(|v| self.unseal(&k, &v)).transpose()
+        self.db.get(&k)?.map(|v| self.unseal_contact(&k, &v)).transpose()
+    }
+
+    /// Opens a sealed contact record and decodes its JSON (past a create entry it carries).
+    fn unseal_contact(&self, key: &[u8], v: &[u8]) -> Result<Contact> {
+        let plain = self.keys.open_value(v).map_err(|e| StoreError::Decode {
+            key: String::from_utf8_lossy(key).replace('\0', "/"),
+            message: e.to_string(),
+        })?;
+        decode(key, split_birth(&plain).1)
     }
 
     /// Opens a sealed record and decodes its JSON.
@@ -654,7 +768,7 @@ impl Store {
         p.push(0);
         self.db.scan_prefix(&p).map(|kv| {
             let (k, v) = kv?;
-            self.unseal(&k, &v)
+            self.unseal_contact(&k, &v)
         })
     }
 
@@ -680,7 +794,7 @@ impl Store {
 
     /// Decodes a contact read by [`Store::contacts_raw`].
     pub fn decode_contact(&self, raw: &[u8]) -> Result<Contact> {
-        self.unseal(b"c", raw)
+        self.unseal_contact(b"c", raw)
     }
 
     /// Iterates every contact of every workspace as (workspace, contact).
@@ -690,7 +804,7 @@ impl Store {
             let rest = &k[1..];
             let ws_end = rest.iter().position(|b| *b == 0).unwrap_or(rest.len());
             let ws = String::from_utf8_lossy(&rest[..ws_end]).into_owned();
-            Ok((ws, self.unseal(&k, &v)?))
+            Ok((ws, self.unseal_contact(&k, &v)?))
         })
     }
 
@@ -772,6 +886,17 @@ impl Store {
                 message: e.to_string(),
             })?;
             out.push(HistoryItem { pos, entry });
+        }
+        // the create entry, when the contact's record still carries it
+        if let Some(b) = self.stored_birth(ws, id)? {
+            if before.is_none_or(|before| b.pos < before) && !out.iter().any(|it| it.pos == b.pos) {
+                out.push(HistoryItem {
+                    pos: b.pos,
+                    entry: b.entry,
+                });
+                out.sort_by(|a, b| b.pos.cmp(&a.pos));
+                out.truncate(limit);
+            }
         }
         Ok(out)
     }
@@ -881,6 +1006,7 @@ mod tests {
                             ws: "a".into(),
                             contact: contact(&format!("c{i}")),
                             fresh: true,
+                            birth: None,
                         }],
                         (),
                     ))
@@ -899,6 +1025,116 @@ mod tests {
         let s = Store::open(&dir.path().join("store"), 16).unwrap();
         assert_eq!(s.last_seq(), 3);
         assert!(s.contact("a", "c1").unwrap().is_some());
+    }
+
+    fn entries(s: &Store, id: &str) -> Vec<String> {
+        s.history("a", id, None, usize::MAX)
+            .unwrap()
+            .into_iter()
+            .map(|it| String::from_utf8(it.entry).unwrap())
+            .collect()
+    }
+
+    fn put(s: &Store, ops: Vec<Op>) -> u64 {
+        s.commit::<_, StoreError>(|_| Ok((ops, ()))).unwrap().1
+    }
+
+    fn put_op(id: &str, fresh: bool, birth: Option<&str>) -> Op {
+        Op::PutContact {
+            ws: "a".into(),
+            contact: contact(id),
+            fresh,
+            birth: birth.map(|b| b.as_bytes().to_vec()),
+        }
+    }
+
+    fn history_op(id: &str, entry: &str) -> Op {
+        Op::History {
+            ws: "a".into(),
+            id: id.into(),
+            entry: entry.as_bytes().to_vec(),
+        }
+    }
+
+    /// A create entry carried in the contact record reads like any other history entry, and
+    /// outlives the record: an update or a delete turns it into a history record; paging
+    /// sees it in place; erasure removes it.
+    #[test]
+    fn a_create_entry_inside_the_record_is_history() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("store"), 16).unwrap();
+        put(&s, vec![put_op("x", true, Some("create"))]);
+        assert_eq!(entries(&s, "x"), vec!["create"]);
+        assert_eq!(s.contact("a", "x").unwrap().map(|c| c.id), Some("x".to_string()));
+        assert_eq!(s.contacts("a").count(), 1);
+        // an update turns it into a record of its own
+        put(&s, vec![history_op("x", "update 1"), put_op("x", false, None)]);
+        put(&s, vec![history_op("x", "update 2"), put_op("x", false, None)]);
+        assert_eq!(entries(&s, "x"), vec!["update 2", "update 1", "create"]);
+        let page = s.history("a", "x", None, 2).unwrap();
+        assert_eq!(page.len(), 2);
+        let rest = s.history("a", "x", Some(page[1].pos), 10).unwrap();
+        assert_eq!(rest.len(), 1);
+        assert_eq!(rest[0].entry, b"create");
+
+        // carried, then paged: the newest first, the create entry last
+        put(&s, vec![put_op("y", true, Some("create y"))]);
+        put(&s, vec![history_op("y", "tagged"), put_op("y", false, None)]);
+        put(&s, vec![put_op("z", true, Some("create z"))]);
+        assert_eq!(entries(&s, "z"), vec!["create z"]);
+        let first = s.history("a", "z", None, 1).unwrap();
+        assert!(s.history("a", "z", Some(first[0].pos), 5).unwrap().is_empty());
+
+        // deleted: the entry stays as history
+        put(
+            &s,
+            vec![
+                history_op("z", "delete"),
+                Op::DeleteContact {
+                    ws: "a".into(),
+                    id: "z".into(),
+                },
+            ],
+        );
+        assert!(s.contact("a", "z").unwrap().is_none());
+        assert_eq!(entries(&s, "z"), vec!["delete", "create z"]);
+
+        // written twice in one batch: both entries kept
+        put(
+            &s,
+            vec![
+                put_op("w", true, Some("create w")),
+                history_op("w", "create w again"),
+                put_op("w", false, None),
+            ],
+        );
+        assert_eq!(entries(&s, "w"), vec!["create w again", "create w"]);
+
+        // survives a restart
+        drop(s);
+        let s = Store::open(&dir.path().join("store"), 16).unwrap();
+        assert_eq!(entries(&s, "y"), vec!["tagged", "create y"]);
+
+        // erased: nothing but the erasure marker
+        put(
+            &s,
+            vec![Op::Erase {
+                ws: "a".into(),
+                id: "y".into(),
+                entry: b"erased".to_vec(),
+            }],
+        );
+        assert_eq!(entries(&s, "y"), vec!["erased"]);
+        put(&s, vec![put_op("v", true, Some("create v"))]);
+        put(
+            &s,
+            vec![Op::Erase {
+                ws: "a".into(),
+                id: "v".into(),
+                entry: b"erased v".to_vec(),
+            }],
+        );
+        assert_eq!(entries(&s, "v"), vec!["erased v"]);
     }
 
     #[test]

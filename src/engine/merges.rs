@@ -212,6 +212,7 @@ impl Engine {
                 ws: ws.into(),
                 contact: survivor.clone(),
                 fresh: false,
+                birth: None,
             });
             for (m, c) in merged.iter().zip(&contacts[1..]) {
                 let mut e = audit::entry(origin, &now, "merged_into");
@@ -345,6 +346,7 @@ impl Engine {
                         ws: ws.into(),
                         contact: c.clone(),
                         fresh: false,
+                        birth: None,
                     });
                     survivor = Some(c);
                 }
@@ -386,6 +388,7 @@ impl Engine {
                     ws: ws.into(),
                     contact: Arc::new(c),
                     fresh: false,
+                    birth: None,
                 });
             }
             record.insert("undone_at".into(), json!(model::fmt_time(&now)));
