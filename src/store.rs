@@ -230,9 +230,12 @@ fn with_birth(pos: &[u8; 12], entry: &[u8], contact: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Splits a contact record's plain bytes into its create entry (position, JSON), if it
-/// carries one, and the contact's JSON.
-fn split_birth(plain: &[u8]) -> (Option<([u8; 12], &[u8])>, &[u8]) {
+/// A create entry as a contact record carries it: its position and JSON.
+type CarriedEntry<'a> = ([u8; 12], &'a [u8]);
+
+/// Splits a contact record's plain bytes into its create entry, if it carries one, and the
+/// contact's JSON.
+fn split_birth(plain: &[u8]) -> (Option<CarriedEntry<'_>>, &[u8]) {
     if plain.first() != Some(&BIRTH_TAG) || plain.len() < 17 {
         return (None, plain);
     }
@@ -894,7 +897,7 @@ impl Store {
                     pos: b.pos,
                     entry: b.entry,
                 });
-                out.sort_by(|a, b| b.pos.cmp(&a.pos));
+                out.sort_by_key(|it| std::cmp::Reverse(it.pos));
                 out.truncate(limit);
             }
         }
