@@ -90,9 +90,99 @@ pub struct Fields {
     pub updated_at: Field,
 }
 
+/// Separates the terms of one field packed into one value (see [`TermListTokenizer`]).
+const TERM_SEP: char = '\u{1f}';
+
+/// The tokenizer of the term fields: a value packs whole terms separated by U+001F, and each
+/// is one token (as the `raw` tokenizer makes of a whole value). A document then has one
+/// value per field instead of one per term, which saves tantivy a token stream and a sort
+/// entry per term. Words never hold U+001F (tokens are letters and digits); a whole tag typed
+/// with that control character in it is indexed as its pieces.
+#[derive(Clone, Default)]
+pub struct TermListTokenizer {
+    token: tantivy::tokenizer::Token,
+}
+
+pub struct TermListStream<'a> {
+    rest: &'a str,
+    offset: usize,
+    token: &'a mut tantivy::tokenizer::Token,
+}
+
+impl tantivy::tokenizer::Tokenizer for TermListTokenizer {
+    type TokenStream<'a> = TermListStream<'a>;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> TermListStream<'a> {
+        self.token.reset();
+        TermListStream {
+            rest: text,
+            offset: 0,
+            token: &mut self.token,
+        }
+    }
+}
+
+impl tantivy::tokenizer::TokenStream for TermListStream<'_> {
+    fn advance(&mut self) -> bool {
+        while !self.rest.is_empty() {
+            let (piece, rest, used) = match self.rest.find(TERM_SEP) {
+                Some(i) => (
+                    &self.rest[..i],
+                    &self.rest[i + TERM_SEP.len_utf8()..],
+                    i + TERM_SEP.len_utf8(),
+                ),
+                None => (self.rest, "", self.rest.len()),
+            };
+            let start = self.offset;
+            self.rest = rest;
+            self.offset += used;
+            if piece.is_empty() {
+                continue;
+            }
+            self.token.position = self.token.position.wrapping_add(1);
+            self.token.position_length = 1;
+            self.token.offset_from = start;
+            self.token.offset_to = start + piece.len();
+            self.token.text.clear();
+            self.token.text.push_str(piece);
+            return true;
+        }
+        false
+    }
+
+    fn token(&self) -> &tantivy::tokenizer::Token {
+        self.token
+    }
+
+    fn token_mut(&mut self) -> &mut tantivy::tokenizer::Token {
+        self.token
+    }
+}
+
+/// Name of [`TermListTokenizer`] in the index's tokenizer manager.
+const TERMS_TOKENIZER: &str = "terms";
+
+/// Adds `terms` to `field` as one packed value (nothing when there are none).
+fn add_terms<S: AsRef<str>>(d: &mut TantivyDocument, field: Field, terms: &[S]) {
+    match terms {
+        [] => {}
+        [one] => d.add_text(field, one.as_ref()),
+        many => {
+            let mut v = String::with_capacity(many.iter().map(|t| t.as_ref().len() + 1).sum());
+            for (i, t) in many.iter().enumerate() {
+                if i > 0 {
+                    v.push(TERM_SEP);
+                }
+                v.push_str(t.as_ref());
+            }
+            d.add_text(field, v);
+        }
+    }
+}
+
 fn token_field(b: &mut tantivy::schema::SchemaBuilder, name: &str, freqs: bool) -> Field {
     let idx = TextFieldIndexing::default()
-        .set_tokenizer("raw")
+        .set_tokenizer(TERMS_TOKENIZER)
         .set_index_option(if freqs {
             IndexRecordOption::WithFreqs
         } else {
@@ -126,7 +216,7 @@ pub fn schema() -> (Schema, Fields) {
         tag_pre: token_field(&mut b, "tag_pre", false),
         custom_pre: token_field(&mut b, "custom_pre", false),
         cf: b.add_text_field("cf", STRING),
-        present: b.add_text_field("present", STRING),
+        present: token_field(&mut b, "present", false),
         cfast: b.add_json_field(CFAST, JsonObjectOptions::default().set_fast("raw")),
         source: b.add_text_field("source", STRING | FAST),
         status: b.add_text_field("status", STRING | FAST),
@@ -317,22 +407,17 @@ pub fn document(f: &Fields, ws: &str, c: &Contact, defs: &dyn Fn(&str) -> Option
         (f.tag, &terms.tag),
         (f.custom, &terms.custom),
     ] {
-        for v in values {
-            d.add_text(field, v);
-        }
+        add_terms(&mut d, field, values);
     }
-    for local in &terms.phone_local {
-        d.add_text(f.phone_rev, reversed(local));
-    }
+    let rev: Vec<String> = terms.phone_local.iter().map(|l| reversed(l)).collect();
+    add_terms(&mut d, f.phone_rev, &rev);
     for (field, values) in [
         (f.name_pre, &terms.name),
         (f.email_pre, &terms.email),
         (f.tag_pre, &terms.tag),
         (f.custom_pre, &terms.custom),
     ] {
-        for p in prefixes(values) {
-            d.add_text(field, p);
-        }
+        add_terms(&mut d, field, &prefixes(values));
     }
     let mut present: Vec<String> = Vec::new();
     if let Some(name) = &c.name {
@@ -389,9 +474,7 @@ pub fn document(f: &Fields, ws: &str, c: &Contact, defs: &dyn Fn(&str) -> Option
         present.push("last_interaction_at".into());
         d.add_date(f.last_interaction_at, to_tantivy_date(t));
     }
-    for p in present {
-        d.add_text(f.present, p);
-    }
+    add_terms(&mut d, f.present, &present);
     d
 }
 
@@ -620,6 +703,9 @@ pub fn open(dir: &Path, memory_mb: usize, threads: usize) -> Result<Opened> {
             (Index::create_in_dir(dir, schema().0)?, None)
         }
     };
+    index
+        .tokenizers()
+        .register(TERMS_TOKENIZER, TermListTokenizer::default());
     let (_, fields) = schema();
     let writer = index.writer_with_num_threads(threads, memory_mb * 1024 * 1024)?;
     let ids = Arc::new(IdTables::default());
@@ -747,6 +833,26 @@ mod tests {
             ]
         );
         assert!(prefixes(&[]).is_empty());
+    }
+
+    #[test]
+    fn a_packed_value_is_one_token_per_term() {
+        use tantivy::tokenizer::{TokenStream, Tokenizer};
+        let mut t = TermListTokenizer::default();
+        let text = format!("ana{TERM_SEP}maria{TERM_SEP}{TERM_SEP}são paulo{TERM_SEP}");
+        let mut stream = t.token_stream(&text);
+        let mut got = Vec::new();
+        while stream.advance() {
+            let tok = stream.token();
+            assert_eq!(&text[tok.offset_from..tok.offset_to], tok.text);
+            got.push((tok.text.clone(), tok.position));
+        }
+        assert_eq!(
+            got,
+            vec![("ana".into(), 0), ("maria".into(), 1), ("são paulo".into(), 2)]
+        );
+        let mut stream = t.token_stream("");
+        assert!(!stream.advance());
     }
 
     #[test]
