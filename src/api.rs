@@ -761,11 +761,13 @@ async fn bulk(
     let limit = st.engine.cfg.server.max_bulk_bytes;
     declared_length_within(&headers, limit, "bulk")?;
     crate::model::validate_workspace_id(&ws).map_err(EngineError::from)?;
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<(usize, String)>(4096);
+    // lines go to the worker in batches (those of one body chunk), not one message each
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<(usize, String)>>(64);
     let engine = st.engine.clone();
     let ws2 = ws.clone();
-    let worker =
-        tokio::task::spawn_blocking(move || engine.bulk(&ws2, std::iter::from_fn(move || rx.blocking_recv()), &origin));
+    let worker = tokio::task::spawn_blocking(move || {
+        engine.bulk(&ws2, std::iter::from_fn(move || rx.blocking_recv()).flatten(), &origin)
+    });
     let mut stream = body.into_data_stream();
     let mut buf: Vec<u8> = Vec::new();
     let mut rejected: Vec<Rejected> = Vec::new();
@@ -811,10 +813,9 @@ async fn bulk(
             let rest = std::mem::take(&mut buf);
             push_line(&mut lines, &mut rejected, line_no, &rest);
         }
-        for l in lines.drain(..) {
-            if tx.send(l).await.is_err() {
-                break; // the worker stopped on an error; it is returned below
-            }
+        if !lines.is_empty() {
+            // a send fails only when the worker stopped on an error; it is returned below
+            let _ = tx.send(std::mem::take(&mut lines)).await;
         }
         if done {
             break;
