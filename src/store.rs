@@ -43,7 +43,11 @@ use crate::model::{Contact, FieldDef, WorkspaceSettings};
 pub mod seal;
 use seal::{KeyFile, SealError};
 
-const FORMAT: &[u8] = b"contactdex-store-v2";
+const FORMAT: &[u8] = b"contactdex-store-v3";
+/// The previous format: the same records, except that no contact record carries its create
+/// entry. Opened as is and re-marked v3, so an older binary then refuses the store instead
+/// of failing on the records it cannot read.
+const FORMAT_V2: &[u8] = b"contactdex-store-v2";
 
 /// Store errors. All are internal (a client cannot cause them) except none: validation
 /// happens before the store.
@@ -299,6 +303,10 @@ impl Store {
             })?;
         match db.get(b"mformat")? {
             Some(v) if v.as_ref() == FORMAT => {}
+            Some(v) if v.as_ref() == FORMAT_V2 => {
+                db.insert(b"mformat", FORMAT)?;
+                db.flush()?;
+            }
             Some(v) => {
                 return Err(StoreError::Corrupt {
                     path: display,
@@ -868,6 +876,7 @@ impl Store {
 
     /// A contact's history, newest first: up to `limit` entries before position `before`.
     pub fn history(&self, ws: &str, id: &str, before: Option<[u8; 12]>, limit: usize) -> Result<Vec<HistoryItem>> {
+        let carried = self.stored_birth(ws, id)?;
         let mut p = ws_key(b'h', ws, Some(id));
         p.push(0);
         let mut end = p.clone();
@@ -890,8 +899,9 @@ impl Store {
             })?;
             out.push(HistoryItem { pos, entry });
         }
-        // the create entry, when the contact's record still carries it
-        if let Some(b) = self.stored_birth(ws, id)? {
+        // the create entry, when the contact's record carried it (read before the history
+        // records: a write in between moves it there, and the position check drops the copy)
+        if let Some(b) = carried {
             if before.is_none_or(|before| b.pos < before) && !out.iter().any(|it| it.pos == b.pos) {
                 out.push(HistoryItem {
                     pos: b.pos,
@@ -1138,6 +1148,24 @@ mod tests {
             }],
         );
         assert_eq!(entries(&s, "v"), vec!["erased v"]);
+    }
+
+    #[test]
+    fn a_v2_store_opens_and_is_marked_v3() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        let s = Store::open(&path, 16).unwrap();
+        put(&s, vec![put_op("x", true, None)]);
+        s.db.insert(b"mformat", FORMAT_V2).unwrap();
+        s.db.flush().unwrap();
+        drop(s);
+        let s = Store::open(&path, 16).unwrap();
+        assert_eq!(s.db.get(b"mformat").unwrap().as_deref(), Some(FORMAT));
+        assert!(s.contact("a", "x").unwrap().is_some());
+        s.db.insert(b"mformat", &b"contactdex-store-v9"[..]).unwrap();
+        s.db.flush().unwrap();
+        drop(s);
+        assert!(matches!(Store::open(&path, 16), Err(StoreError::Corrupt { .. })));
     }
 
     #[test]
