@@ -482,19 +482,8 @@ impl Engine {
             for d in v.new_fields {
                 ops.push(Op::PutField { ws: ws.into(), def: d });
             }
-            // a create's entry travels inside the contact record (see `Op::PutContact`)
-            let mut birth = None;
-            if let Some(entry) = audit::write_entry(origin, &now, previous.as_ref(), &v.contact) {
-                if previous.is_none() {
-                    birth = Some(entry);
-                } else {
-                    ops.push(Op::History {
-                        ws: ws.into(),
-                        id: id.into(),
-                        entry,
-                    });
-                }
-            }
+            let entry = audit::write_entry(origin, &now, previous.as_ref(), &v.contact);
+            let birth = history_op(&mut ops, ws, id, previous.is_none(), entry);
             let c = Arc::new(v.contact);
             ops.push(Op::PutContact {
                 ws: ws.into(),
@@ -751,19 +740,13 @@ impl Engine {
                 }
                 // an id repeated inside one batch replaces its earlier line
                 let fresh = prev.is_none() && in_batch.insert(c.id.clone());
-                // a create's entry travels inside the contact record (see `Op::PutContact`)
-                let mut birth = None;
-                if let Some(entry) = audit::write_entry(origin, &now, prev.as_ref(), &c) {
-                    if fresh {
-                        birth = Some(entry);
-                    } else {
-                        ops.push(Op::History {
-                            ws: ws.into(),
-                            id: c.id.clone(),
-                            entry,
-                        });
-                    }
-                }
+                let birth = history_op(
+                    &mut ops,
+                    ws,
+                    &c.id,
+                    fresh,
+                    audit::write_entry(origin, &now, prev.as_ref(), &c),
+                );
                 ops.push(Op::PutContact {
                     ws: ws.into(),
                     contact: Arc::new(c),
@@ -978,6 +961,22 @@ impl Engine {
     /// Number of documents visible in the index (all workspaces).
     pub fn indexed_docs(&self) -> u64 {
         self.index.num_docs()
+    }
+}
+
+/// Places a write's history entry: a create's (`fresh`) is returned, to travel inside the
+/// contact record (see `Op::PutContact`); any other becomes an `Op::History`.
+fn history_op(ops: &mut Vec<Op>, ws: &str, id: &str, fresh: bool, entry: Option<Vec<u8>>) -> Option<Vec<u8>> {
+    match entry {
+        Some(entry) if !fresh => {
+            ops.push(Op::History {
+                ws: ws.into(),
+                id: id.into(),
+                entry,
+            });
+            None
+        }
+        entry => entry,
     }
 }
 

@@ -91,7 +91,7 @@ pub struct Fields {
 }
 
 /// Separates the terms of one field packed into one value (see [`TermListTokenizer`]).
-const TERM_SEP: char = '\u{1f}';
+const TERM_SEP: &str = "\u{1f}";
 
 /// The tokenizer of the term fields: a value packs whole terms separated by U+001F, and each
 /// is one token (as the `raw` tokenizer makes of a whole value). A document then has one
@@ -104,8 +104,8 @@ pub struct TermListTokenizer {
 }
 
 pub struct TermListStream<'a> {
-    rest: &'a str,
-    offset: usize,
+    text: &'a str,
+    pieces: std::str::Split<'a, &'static str>,
     token: &'a mut tantivy::tokenizer::Token,
 }
 
@@ -115,8 +115,8 @@ impl tantivy::tokenizer::Tokenizer for TermListTokenizer {
     fn token_stream<'a>(&'a mut self, text: &'a str) -> TermListStream<'a> {
         self.token.reset();
         TermListStream {
-            rest: text,
-            offset: 0,
+            text,
+            pieces: text.split(TERM_SEP),
             token: &mut self.token,
         }
     }
@@ -124,30 +124,18 @@ impl tantivy::tokenizer::Tokenizer for TermListTokenizer {
 
 impl tantivy::tokenizer::TokenStream for TermListStream<'_> {
     fn advance(&mut self) -> bool {
-        while !self.rest.is_empty() {
-            let (piece, rest, used) = match self.rest.find(TERM_SEP) {
-                Some(i) => (
-                    &self.rest[..i],
-                    &self.rest[i + TERM_SEP.len_utf8()..],
-                    i + TERM_SEP.len_utf8(),
-                ),
-                None => (self.rest, "", self.rest.len()),
-            };
-            let start = self.offset;
-            self.rest = rest;
-            self.offset += used;
-            if piece.is_empty() {
-                continue;
-            }
-            self.token.position = self.token.position.wrapping_add(1);
-            self.token.position_length = 1;
-            self.token.offset_from = start;
-            self.token.offset_to = start + piece.len();
-            self.token.text.clear();
-            self.token.text.push_str(piece);
-            return true;
-        }
-        false
+        let Some(piece) = self.pieces.by_ref().find(|p| !p.is_empty()) else {
+            return false;
+        };
+        // a piece is a subslice of the text: its offset is the distance between the two
+        let start = piece.as_ptr() as usize - self.text.as_ptr() as usize;
+        self.token.position = self.token.position.wrapping_add(1);
+        self.token.position_length = 1;
+        self.token.offset_from = start;
+        self.token.offset_to = start + piece.len();
+        self.token.text.clear();
+        self.token.text.push_str(piece);
+        true
     }
 
     fn token(&self) -> &tantivy::tokenizer::Token {
@@ -163,20 +151,9 @@ impl tantivy::tokenizer::TokenStream for TermListStream<'_> {
 const TERMS_TOKENIZER: &str = "terms";
 
 /// Adds `terms` to `field` as one packed value (nothing when there are none).
-fn add_terms<S: AsRef<str>>(d: &mut TantivyDocument, field: Field, terms: &[S]) {
-    match terms {
-        [] => {}
-        [one] => d.add_text(field, one.as_ref()),
-        many => {
-            let mut v = String::with_capacity(many.iter().map(|t| t.as_ref().len() + 1).sum());
-            for (i, t) in many.iter().enumerate() {
-                if i > 0 {
-                    v.push(TERM_SEP);
-                }
-                v.push_str(t.as_ref());
-            }
-            d.add_text(field, v);
-        }
+fn add_terms<S: std::borrow::Borrow<str>>(d: &mut TantivyDocument, field: Field, terms: &[S]) {
+    if !terms.is_empty() {
+        d.add_text(field, terms.join(TERM_SEP));
     }
 }
 

@@ -425,24 +425,27 @@ impl Store {
         Ok(None)
     }
 
-    /// The create entry a contact's current record carries, taken out so the caller can store
-    /// it as a history record before the record is replaced or removed: the one written
-    /// earlier in this batch, else the stored one (none when the caller knows the contact is
-    /// `fresh`). Writing it again is harmless: same key, same entry.
+    /// Before a contact's record is replaced or removed, queues the create entry it carries
+    /// (the one written earlier in this batch, else the stored one; none when the caller
+    /// knows the contact is `fresh`) as a history record at its position. Writing it again is
+    /// harmless: same key, same entry.
     fn release_birth(
         &self,
         ws: &str,
         id: &str,
         fresh: bool,
         births: &mut std::collections::HashMap<(String, String), Birth>,
-    ) -> Result<Option<Birth>> {
-        if let Some(b) = births.remove(&(ws.to_string(), id.to_string())) {
-            return Ok(Some(b));
+        to_seal: &mut Vec<(Vec<u8>, u64, Vec<u8>)>,
+    ) -> Result<()> {
+        let birth = match births.remove(&(ws.to_string(), id.to_string())) {
+            Some(b) => Some(b),
+            None if fresh => None,
+            None => self.stored_birth(ws, id)?,
+        };
+        if let Some(b) = birth {
+            to_seal.push((sub_key(b'h', ws, id, &b.pos), b.slot, b.entry));
         }
-        if fresh {
-            return Ok(None);
-        }
-        self.stored_birth(ws, id)
+        Ok(())
     }
 
     /// The create entry held in a contact's stored record, if any.
@@ -454,10 +457,7 @@ impl Store {
         let Some(slot) = seal::slot_of(&v) else {
             return Ok(None);
         };
-        let plain = self.keys.open_value(&v).map_err(|e| StoreError::Decode {
-            key: String::from_utf8_lossy(&k).replace('\0', "/"),
-            message: e.to_string(),
-        })?;
+        let plain = self.open_record(&k, &v)?;
         Ok(split_birth(&plain).0.map(|(pos, entry)| Birth {
             pos,
             entry: entry.to_vec(),
@@ -567,9 +567,7 @@ impl Store {
                     birth,
                 } => {
                     let slot = self.slot_for(&ws, &contact.id, w, &mut slots, &mut first_new)?;
-                    if let Some(b) = self.release_birth(&ws, &contact.id, fresh, &mut births)? {
-                        to_seal.push((sub_key(b'h', &ws, &contact.id, &b.pos), b.slot, b.entry));
-                    }
+                    self.release_birth(&ws, &contact.id, fresh, &mut births, &mut to_seal)?;
                     let json = encode(contact.as_ref());
                     let plain = match birth {
                         Some(entry) => {
@@ -584,9 +582,7 @@ impl Store {
                     changed.push((ws, contact.id.clone(), Some(contact), fresh));
                 }
                 Op::DeleteContact { ws, id } => {
-                    if let Some(b) = self.release_birth(&ws, &id, false, &mut births)? {
-                        to_seal.push((sub_key(b'h', &ws, &id, &b.pos), b.slot, b.entry));
-                    }
+                    self.release_birth(&ws, &id, false, &mut births, &mut to_seal)?;
                     batch.remove(ws_key(b'c', &ws, Some(&id)));
                     logged.push((ws.clone(), id.clone()));
                     changed.push((ws, id, None, false));
@@ -757,20 +753,20 @@ impl Store {
 
     /// Opens a sealed contact record and decodes its JSON (past a create entry it carries).
     fn unseal_contact(&self, key: &[u8], v: &[u8]) -> Result<Contact> {
-        let plain = self.keys.open_value(v).map_err(|e| StoreError::Decode {
-            key: String::from_utf8_lossy(key).replace('\0', "/"),
-            message: e.to_string(),
-        })?;
-        decode(key, split_birth(&plain).1)
+        decode(key, split_birth(&self.open_record(key, v)?).1)
     }
 
     /// Opens a sealed record and decodes its JSON.
     fn unseal<T: for<'de> Deserialize<'de>>(&self, key: &[u8], v: &[u8]) -> Result<T> {
-        let plain = self.keys.open_value(v).map_err(|e| StoreError::Decode {
+        decode(key, &self.open_record(key, v)?)
+    }
+
+    /// Opens a sealed (or plain) record's bytes; `key` names it in the error.
+    fn open_record(&self, key: &[u8], v: &[u8]) -> Result<Vec<u8>> {
+        self.keys.open_value(v).map_err(|e| StoreError::Decode {
             key: String::from_utf8_lossy(key).replace('\0', "/"),
             message: e.to_string(),
-        })?;
-        decode(key, &plain)
+        })
     }
 
     /// Iterates a workspace's contacts in id order.
@@ -893,10 +889,7 @@ impl Store {
             let Some(pos) = k.get(p.len()..).and_then(|r| <[u8; 12]>::try_from(r).ok()) else {
                 continue;
             };
-            let entry = self.keys.open_value(&v).map_err(|e| StoreError::Decode {
-                key: String::from_utf8_lossy(&k).replace('\0', "/"),
-                message: e.to_string(),
-            })?;
+            let entry = self.open_record(&k, &v)?;
             out.push(HistoryItem { pos, entry });
         }
         // the create entry, when the contact's record carried it (read before the history
@@ -1061,6 +1054,14 @@ mod tests {
         }
     }
 
+    fn erase_op(id: &str, entry: &str) -> Op {
+        Op::Erase {
+            ws: "a".into(),
+            id: id.into(),
+            entry: entry.as_bytes().to_vec(),
+        }
+    }
+
     fn history_op(id: &str, entry: &str) -> Op {
         Op::History {
             ws: "a".into(),
@@ -1129,24 +1130,10 @@ mod tests {
         assert_eq!(entries(&s, "y"), vec!["tagged", "create y"]);
 
         // erased: nothing but the erasure marker
-        put(
-            &s,
-            vec![Op::Erase {
-                ws: "a".into(),
-                id: "y".into(),
-                entry: b"erased".to_vec(),
-            }],
-        );
+        put(&s, vec![erase_op("y", "erased")]);
         assert_eq!(entries(&s, "y"), vec!["erased"]);
         put(&s, vec![put_op("v", true, Some("create v"))]);
-        put(
-            &s,
-            vec![Op::Erase {
-                ws: "a".into(),
-                id: "v".into(),
-                entry: b"erased v".to_vec(),
-            }],
-        );
+        put(&s, vec![erase_op("v", "erased v")]);
         assert_eq!(entries(&s, "v"), vec!["erased v"]);
     }
 

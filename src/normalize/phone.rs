@@ -8,8 +8,9 @@
 //! Callers normalise once at ingest and store the result. Most numbers are read by
 //! [`quick_reading`]: country code and national number split by the metadata, validity by
 //! patterns compiled once per country code. The others (a national or international prefix to
-//! strip, the country code typed without `+`) go to the `phonenumber` parser, which is ~10×
-//! slower and holds a process-wide lock around its regex cache.
+//! strip, the country code typed without `+`) go to the `phonenumber` parser, which holds a
+//! process-wide lock around its regex cache. On 325k generated phones (region BR) the quick
+//! reading answered 77 % at ~0.5 µs a number; the parser took ~5–6 µs a number.
 
 use phonenumber::country::Id;
 use phonenumber::metadata::DATABASE;
@@ -252,11 +253,8 @@ fn strip_extension(t: &str) -> &str {
     t
 }
 
-/// Parses the cleaned number: `(number, is_valid)`, or `None` when it does not parse.
-///
-/// phonenumber 0.3.10 strips national prefixes with the *default region's* rules even when the
-/// number carries another country code (`+39 06…` read with region BR loses its `0`), so a
-/// number with its own country code is always parsed without a default region.
+/// Reads the cleaned number ([`quick_reading`], else [`crate_reading`]), or `None` when it
+/// does not parse.
 fn parse_number(c: &Cleaned, region: Id) -> Option<Reading> {
     if c.digits.len() > MAX_PARSE_DIGITS {
         return None;
@@ -285,8 +283,6 @@ struct Reading {
 /// valid or not. `None` whenever the parser could read the digits differently (an
 /// international or national prefix, the region's country code in front), and the parser
 /// then decides; so both give the same reading (see the tests).
-///
-/// The parser takes ~10 µs a number here, mostly in its shared regex cache; this takes ~1 µs.
 fn quick_reading(c: &Cleaned, region: Id) -> Option<Reading> {
     let d = c.digits.as_str();
     let (code, national, regions) = if c.has_plus {
@@ -335,6 +331,10 @@ fn quick_reading(c: &Cleaned, region: Id) -> Option<Reading> {
 }
 
 /// The `phonenumber` parser's reading: `(number, is_valid)`, or `None` when it does not parse.
+///
+/// phonenumber 0.3.10 strips national prefixes with the *default region's* rules even when the
+/// number carries another country code (`+39 06…` read with region BR loses its `0`), so a
+/// number with its own country code is always parsed without a default region.
 fn crate_reading(c: &Cleaned, region: Id) -> Option<(PhoneNumber, bool)> {
     static CRATE_CACHE: std::sync::Once = std::sync::Once::new();
     CRATE_CACHE.call_once(|| {
