@@ -16,7 +16,7 @@ use std::sync::{Arc, RwLock};
 use serde::{Deserialize, Serialize};
 use tantivy::schema::{
     DateOptions, DateTimePrecision, Field, IndexRecordOption, JsonObjectOptions, Schema, TextFieldIndexing,
-    TextOptions, FAST, STORED, STRING,
+    TextOptions, FAST, STRING,
 };
 use tantivy::{DateTime, Index, IndexReader, ReloadPolicy, TantivyDocument, Term};
 
@@ -25,7 +25,7 @@ use crate::normalize;
 
 /// Bumped when the schema or the way documents are built changes: an index of another
 /// version is rebuilt from the store at start-up.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
@@ -69,16 +69,19 @@ pub struct Fields {
     pub tag_exact: Field,
     /// Folded tokens of every custom value (for `q`).
     pub custom: Field,
-    /// The leading 1..=[`PREFIX_MAX`] characters of every term of `name`, `email`, `tag` and
-    /// `custom`: a word typed so far is one term lookup here instead of a walk over every term
-    /// it begins (see [`prefixes`]).
+    /// The leading 1..=[`PREFIX_MAX`] characters of every term of `name`, and the leading
+    /// [`WIDE_PREFIX_MIN`]..=[`PREFIX_MAX`] of every term of `email` and `custom`: a word
+    /// typed so far is one term lookup here instead of a walk over every term it begins (see
+    /// [`prefixes`]). Tags have none: a workspace uses a few hundred distinct tag words, so
+    /// the walk over the `tag` terms a prefix begins is short, and their prefixes were a
+    /// twelfth of all indexed tokens.
     pub name_pre: Field,
     pub email_pre: Field,
-    pub tag_pre: Field,
     pub custom_pre: Field,
     /// `key \x01 typed-encoding` for custom filters (see [`encode_custom`]).
     pub cf: Field,
-    /// Names of the fields this contact has (`exists` filters).
+    /// Names of the fields this contact has that an `exists` filter cannot find in a fast
+    /// column (see [`EXISTS_BY_COLUMN`]).
     pub present: Field,
     /// Typed custom values as a JSON fast field (numbers f64, dates, folded strings).
     pub cfast: Field,
@@ -92,6 +95,7 @@ pub struct Fields {
 
 /// Separates the terms of one field packed into one value (see [`TermListTokenizer`]).
 const TERM_SEP: &str = "\u{1f}";
+const TERM_SEP_CHAR: char = '\u{1f}';
 
 /// The tokenizer of the term fields: a value packs whole terms separated by U+001F, and each
 /// is one token (as the `raw` tokenizer makes of a whole value). A document then has one
@@ -105,7 +109,7 @@ pub struct TermListTokenizer {
 
 pub struct TermListStream<'a> {
     text: &'a str,
-    pieces: std::str::Split<'a, &'static str>,
+    pieces: std::str::Split<'a, char>,
     token: &'a mut tantivy::tokenizer::Token,
 }
 
@@ -116,7 +120,7 @@ impl tantivy::tokenizer::Tokenizer for TermListTokenizer {
         self.token.reset();
         TermListStream {
             text,
-            pieces: text.split(TERM_SEP),
+            pieces: text.split(TERM_SEP_CHAR),
             token: &mut self.token,
         }
     }
@@ -157,15 +161,28 @@ fn add_terms<S: std::borrow::Borrow<str>>(d: &mut TantivyDocument, field: Field,
     }
 }
 
-fn token_field(b: &mut tantivy::schema::SchemaBuilder, name: &str, freqs: bool) -> Field {
+/// A field of packed terms (see [`TermListTokenizer`]). Only `name` is scored by BM25: it
+/// alone keeps term frequencies and field norms; every other field is matched as a set of
+/// terms, and norms or frequencies there would be work at every document for nothing.
+fn token_field(b: &mut tantivy::schema::SchemaBuilder, name: &str, scored: bool) -> Field {
     let idx = TextFieldIndexing::default()
         .set_tokenizer(TERMS_TOKENIZER)
-        .set_index_option(if freqs {
+        .set_fieldnorms(scored)
+        .set_index_option(if scored {
             IndexRecordOption::WithFreqs
         } else {
             IndexRecordOption::Basic
         });
     b.add_text_field(name, TextOptions::default().set_indexing_options(idx))
+}
+
+/// `opts` (tantivy's `STRING`, a whole value as one term) without field norms: these fields
+/// are never scored by BM25.
+fn unscored(opts: TextOptions) -> TextOptions {
+    match opts.get_indexing_options().cloned() {
+        Some(idx) => opts.set_indexing_options(idx.set_fieldnorms(false)),
+        None => opts,
+    }
 }
 
 /// Builds the schema.
@@ -177,27 +194,26 @@ pub fn schema() -> (Schema, Fields) {
         .set_fast()
         .set_precision(DateTimePrecision::Seconds);
     let f = Fields {
-        key: b.add_text_field("key", STRING),
-        ws: b.add_text_field("ws", STRING),
-        id: b.add_text_field("id", STRING | STORED | FAST),
+        key: b.add_text_field("key", unscored(STRING)),
+        ws: b.add_text_field("ws", unscored(STRING)),
+        id: b.add_text_field("id", unscored(STRING | FAST)),
         name: token_field(&mut b, "name", true),
-        name_exact: b.add_text_field("name_exact", STRING | FAST),
+        name_exact: b.add_text_field("name_exact", unscored(STRING | FAST)),
         phone: token_field(&mut b, "phone", false),
         phone_rev: token_field(&mut b, "phone_rev", false),
-        email: token_field(&mut b, "email", true),
-        tag: token_field(&mut b, "tag", true),
-        tag_exact: b.add_text_field("tag_exact", STRING | FAST),
-        custom: token_field(&mut b, "custom", true),
+        email: token_field(&mut b, "email", false),
+        tag: token_field(&mut b, "tag", false),
+        tag_exact: b.add_text_field("tag_exact", unscored(STRING | FAST)),
+        custom: token_field(&mut b, "custom", false),
         name_pre: token_field(&mut b, "name_pre", false),
         email_pre: token_field(&mut b, "email_pre", false),
-        tag_pre: token_field(&mut b, "tag_pre", false),
         custom_pre: token_field(&mut b, "custom_pre", false),
-        cf: b.add_text_field("cf", STRING),
+        cf: b.add_text_field("cf", unscored(STRING)),
         present: token_field(&mut b, "present", false),
         cfast: b.add_json_field(CFAST, JsonObjectOptions::default().set_fast("raw")),
-        source: b.add_text_field("source", STRING | FAST),
-        status: b.add_text_field("status", STRING | FAST),
-        created_by: b.add_text_field("created_by", STRING | FAST),
+        source: b.add_text_field("source", unscored(STRING | FAST)),
+        status: b.add_text_field("status", unscored(STRING | FAST)),
+        created_by: b.add_text_field("created_by", unscored(STRING | FAST)),
         created_at: b.add_date_field("created_at", date.clone()),
         last_interaction_at: b.add_date_field("last_interaction_at", date.clone()),
         updated_at: b.add_date_field("updated_at", date),
@@ -291,16 +307,22 @@ pub fn ends_a_phone(local: &[String], digits: &str) -> bool {
 /// is matched by walking the term dictionary instead.
 pub const PREFIX_MAX: usize = 6;
 
-/// The distinct leading 1..=[`PREFIX_MAX`] characters of `terms` (each term's whole self
+/// Shortest word typed so far that is looked up as a prefix of emails and custom values
+/// (names and tags take any length): "jo" begins half the custom values of a base, and
+/// nobody finds an email by its first two letters. The `email_pre` and `custom_pre` fields
+/// hold no shorter prefixes, which saves a third of their postings.
+pub const WIDE_PREFIX_MIN: usize = 3;
+
+/// The distinct leading `min`..=[`PREFIX_MAX`] characters of `terms` (each term's whole self
 /// included when it is that short).
-pub fn prefixes(terms: &[String]) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
+pub fn prefixes(terms: &[String], min: usize) -> Vec<&str> {
+    let mut out: Vec<&str> = Vec::new();
     for t in terms {
-        for (n, (i, ch)) in t.char_indices().enumerate() {
-            if n == PREFIX_MAX {
-                break;
+        for (n, (i, ch)) in t.char_indices().enumerate().take(PREFIX_MAX) {
+            let p = &t[..i + ch.len_utf8()];
+            if n + 1 >= min && !out.contains(&p) {
+                out.push(p);
             }
-            push_unique(&mut out, &t[..i + ch.len_utf8()]);
         }
     }
     out
@@ -388,19 +410,24 @@ pub fn document(f: &Fields, ws: &str, c: &Contact, defs: &dyn Fn(&str) -> Option
     }
     let rev: Vec<String> = terms.phone_local.iter().map(|l| reversed(l)).collect();
     add_terms(&mut d, f.phone_rev, &rev);
-    for (field, values) in [
-        (f.name_pre, &terms.name),
-        (f.email_pre, &terms.email),
-        (f.tag_pre, &terms.tag),
-        (f.custom_pre, &terms.custom),
+    for (field, values, min) in [
+        (f.name_pre, &terms.name, 1),
+        (f.email_pre, &terms.email, WIDE_PREFIX_MIN),
+        (f.custom_pre, &terms.custom, WIDE_PREFIX_MIN),
     ] {
-        add_terms(&mut d, field, &prefixes(values));
+        add_terms(&mut d, field, &prefixes(values, min));
     }
-    let mut present: Vec<String> = Vec::new();
+    // `present` names the fields an `exists` filter cannot read from a fast column (see
+    // `EXISTS_BY_COLUMN`): phones, emails, photo_url, and a value whose column entry came out
+    // empty. Before, it named every field a contact has, a seventh of all indexed tokens.
+    let mut present: Vec<std::borrow::Cow<'static, str>> = Vec::new();
     if let Some(name) = &c.name {
-        present.push("name".into());
         let (person, _) = normalize::split_display_name(name);
-        d.add_text(f.name_exact, normalize::tokens(&person).join(" "));
+        let exact = normalize::tokens(&person).join(" ");
+        if exact.is_empty() {
+            present.push("name".into());
+        }
+        d.add_text(f.name_exact, exact);
     }
     if !c.phones.is_empty() {
         present.push("phones".into());
@@ -409,17 +436,22 @@ pub fn document(f: &Fields, ws: &str, c: &Contact, defs: &dyn Fn(&str) -> Option
         present.push("emails".into());
     }
     if !c.tags.is_empty() {
-        present.push("tags".into());
-        for t in &c.tags {
-            d.add_text(f.tag_exact, normalize::fold(t));
+        let folded: Vec<String> = c.tags.iter().map(|t| normalize::fold(t)).collect();
+        if folded.iter().all(String::is_empty) {
+            present.push("tags".into());
+        }
+        for t in folded {
+            d.add_text(f.tag_exact, t);
         }
     }
     let mut fast = std::collections::BTreeMap::new();
     for (k, v) in &c.custom {
-        present.push(format!("custom.{k}"));
         let ft = defs(k);
-        if let Some(fv) = fast_value(ft, v) {
-            fast.insert(k.clone(), fv);
+        match fast_value(ft, v) {
+            Some(fv) if !empty_value(&fv) => {
+                fast.insert(k.clone(), fv);
+            }
+            _ => present.push(format!("custom.{k}").into()),
         }
         let mut cf = Vec::new();
         encode_custom(k, ft, v, &mut cf);
@@ -430,17 +462,20 @@ pub fn document(f: &Fields, ws: &str, c: &Contact, defs: &dyn Fn(&str) -> Option
     if !fast.is_empty() {
         d.add_object(f.cfast, fast);
     }
-    if let Some(s) = &c.source {
-        present.push("source".into());
-        d.add_text(f.source, normalize::fold(s));
+    for (field, name, value) in [
+        (f.source, "source", &c.source),
+        (f.created_by, "created_by", &c.created_by),
+    ] {
+        if let Some(s) = value {
+            let folded = normalize::fold(s);
+            if folded.is_empty() {
+                present.push(name.into());
+            }
+            d.add_text(field, folded);
+        }
     }
     if let Some(s) = c.status {
-        present.push("status".into());
         d.add_text(f.status, s.as_str());
-    }
-    if let Some(s) = &c.created_by {
-        present.push("created_by".into());
-        d.add_text(f.created_by, normalize::fold(s));
     }
     if c.photo_url.is_some() {
         present.push("photo_url".into());
@@ -448,12 +483,33 @@ pub fn document(f: &Fields, ws: &str, c: &Contact, defs: &dyn Fn(&str) -> Option
     d.add_date(f.created_at, to_tantivy_date(&c.created_at));
     d.add_date(f.updated_at, to_tantivy_date(&c.updated_at));
     if let Some(t) = &c.last_interaction_at {
-        present.push("last_interaction_at".into());
         d.add_date(f.last_interaction_at, to_tantivy_date(t));
     }
     add_terms(&mut d, f.present, &present);
     d
 }
+
+/// Whether a fast value holds nothing a column records (an empty text or list).
+fn empty_value(v: &tantivy::schema::OwnedValue) -> bool {
+    use tantivy::schema::OwnedValue as O;
+    match v {
+        O::Str(s) => s.is_empty(),
+        O::Array(a) => a.iter().all(empty_value),
+        _ => false,
+    }
+}
+
+/// The fields an `exists` filter reads from a fast column (tantivy's `ExistsQuery`), with that
+/// column; a custom field's column is `cfast.<key>`. The other fields, and a value whose
+/// column entry came out empty, are named in `present` (see [`document`]).
+pub const EXISTS_BY_COLUMN: [(&str, &str); 6] = [
+    ("name", "name_exact"),
+    ("tags", "tag_exact"),
+    ("source", "source"),
+    ("status", "status"),
+    ("created_by", "created_by"),
+    ("last_interaction_at", "last_interaction_at"),
+];
 
 /// The typed value of a custom field for sorting and faceting.
 fn fast_value(ft: Option<FieldType>, v: &serde_json::Value) -> Option<tantivy::schema::OwnedValue> {
@@ -782,12 +838,13 @@ mod tests {
 
     #[test]
     fn prefixes_are_leading_characters_up_to_the_limit() {
-        let p = prefixes(&[
+        let terms = [
             "josé".to_string(),
             "jo".to_string(),
             "márcia".to_string(),
             "дмитрий".to_string(),
-        ]);
+        ];
+        let p = prefixes(&terms, 1);
         assert_eq!(
             p,
             [
@@ -809,7 +866,23 @@ mod tests {
                 "дмитри"
             ]
         );
-        assert!(prefixes(&[]).is_empty());
+        assert!(prefixes(&[], 1).is_empty());
+        assert_eq!(
+            prefixes(&terms, WIDE_PREFIX_MIN),
+            [
+                "jos",
+                "josé",
+                "már",
+                "márc",
+                "márci",
+                "márcia",
+                "дми",
+                "дмит",
+                "дмитр",
+                "дмитри"
+            ],
+            "a term shorter than the minimum has none"
+        );
     }
 
     #[test]

@@ -274,7 +274,7 @@ impl tantivy::query::Weight for ScopeWeight {
 }
 
 /// A word expanded over the term dictionary: with typos (`dist` edits), or as a prefix
-/// longer than the `*_pre` fields hold. Matches what tantivy's `FuzzyTermQuery` matches, but
+/// longer than the `*_pre` fields hold (or of a tag, which has none). Matches what tantivy's `FuzzyTermQuery` matches, but
 /// gathers the matched terms first: a segment where none match costs no allocation, and a
 /// sparse match becomes a sorted list of documents instead of a zeroed bitset as large as the
 /// segment (which was a fifth of search CPU under write load, when small segments abound).
@@ -509,7 +509,23 @@ fn leaf_query(ctx: &Ctx<'_>, field: &str, op: FilterOp, value: &Value) -> SResul
                     )))
                 }
             };
-            let q = term_q(f.present, &name);
+            // a field with a fast column is found there; `present` holds the rest (see
+            // index::document)
+            let column = crate::index::EXISTS_BY_COLUMN
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, col)| col.to_string())
+                .or_else(|| {
+                    name.strip_prefix("custom.")
+                        .map(|k| format!("{}.{k}", crate::index::CFAST))
+                });
+            let q = match column {
+                Some(col) => any_of(vec![
+                    term_q(f.present, &name),
+                    Box::new(tantivy::query::ExistsQuery::new(col, false)),
+                ]),
+                None => term_q(f.present, &name),
+            };
             return Ok(if want { q } else { not(q) });
         }
         _ => {}
@@ -826,7 +842,7 @@ fn word_query(
         let fq = |fld: Field| -> Box<dyn Query> { Box::new(ExpandQuery::typos(term(fld, t), dist)) };
         let prefix_ok = last || (n >= 2 && !common);
         // a one- or two-letter last word expands in names and tags only
-        let wide_prefix = prefix_ok && n >= 3;
+        let wide_prefix = prefix_ok && n >= crate::index::WIDE_PREFIX_MIN;
         // name
         if !hidden.name {
             c.push(konst(tq(f.name), b.name_exact));
@@ -859,7 +875,8 @@ fn word_query(
         if !hidden.tags {
             c.push(konst(tq(f.tag), b.tag_exact));
             if prefix_ok {
-                c.push(konst(pq(f.tag, f.tag_pre), b.tag_prefix));
+                // few distinct tag words: the walk over those a prefix begins is short
+                c.push(konst(Box::new(ExpandQuery::prefix(term(f.tag, t))), b.tag_prefix));
             }
         }
         // custom values
@@ -920,7 +937,11 @@ pub fn explain(ctx: &Ctx<'_>, q: &str, terms: &crate::index::SearchTerms) -> Vec
                 }
             } else if list.iter().any(|x| x == t) {
                 Some("exact")
-            } else if prefix_ok && field != "phones" && list.iter().any(|x| x.starts_with(t.as_str())) {
+            } else if prefix_ok
+                && field != "phones"
+                && (n >= crate::index::WIDE_PREFIX_MIN || field == "name" || field == "tags")
+                && list.iter().any(|x| x.starts_with(t.as_str()))
+            {
                 Some("prefix")
             } else if field == "name" && nick.is_some_and(|vs| vs.iter().any(|v| list.contains(v))) {
                 Some("nickname")

@@ -390,11 +390,12 @@ impl Store {
         w: &mut WriteState,
         local: &mut std::collections::HashMap<(String, String), u64>,
         first_new: &mut Option<u64>,
+        fresh: bool,
     ) -> Result<u64> {
         if let Some(s) = local.get(&(ws.to_string(), id.to_string())) {
             return Ok(*s);
         }
-        let slot = match self.slot_in_use(ws, id)? {
+        let slot = match self.slot_in_use(ws, id, fresh)? {
             Some(s) => s,
             None => {
                 let s = w.next_slot;
@@ -408,11 +409,14 @@ impl Store {
     }
 
     /// The key slot a contact's sealed records use: the one in its stored record's header,
-    /// else in its newest sealed history entry's (a deleted contact keeps its history).
-    fn slot_in_use(&self, ws: &str, id: &str) -> Result<Option<u64>> {
-        if let Some(v) = self.db.get(ws_key(b'c', ws, Some(id)))? {
-            if let Some(s) = seal::slot_of(&v) {
-                return Ok(Some(s));
+    /// else in its newest sealed history entry's (a deleted contact keeps its history). A
+    /// `fresh` contact has no stored record (the caller read none under the write lock).
+    fn slot_in_use(&self, ws: &str, id: &str, fresh: bool) -> Result<Option<u64>> {
+        if !fresh {
+            if let Some(v) = self.db.get(ws_key(b'c', ws, Some(id)))? {
+                if let Some(s) = seal::slot_of(&v) {
+                    return Ok(Some(s));
+                }
             }
         }
         let mut p = ws_key(b'h', ws, Some(id));
@@ -566,7 +570,7 @@ impl Store {
                     fresh,
                     birth,
                 } => {
-                    let slot = self.slot_for(&ws, &contact.id, w, &mut slots, &mut first_new)?;
+                    let slot = self.slot_for(&ws, &contact.id, w, &mut slots, &mut first_new, fresh)?;
                     self.release_birth(&ws, &contact.id, fresh, &mut births, &mut to_seal)?;
                     let json = encode(contact.as_ref());
                     let plain = match birth {
@@ -588,7 +592,7 @@ impl Store {
                     changed.push((ws, id, None, false));
                 }
                 Op::History { ws, id, entry } => {
-                    let slot = self.slot_for(&ws, &id, w, &mut slots, &mut first_new)?;
+                    let slot = self.slot_for(&ws, &id, w, &mut slots, &mut first_new, false)?;
                     to_seal.push((sub_key(b'h', &ws, &id, &pos), slot, entry));
                 }
                 Op::Alias { ws, id, alias } => match alias {
@@ -600,7 +604,7 @@ impl Store {
                     let k = sub_key(b's', &ws, &id, merge_id.as_bytes());
                     match doc {
                         Some(d) => {
-                            let slot = self.slot_for(&ws, &id, w, &mut slots, &mut first_new)?;
+                            let slot = self.slot_for(&ws, &id, w, &mut slots, &mut first_new, false)?;
                             to_seal.push((k, slot, d));
                         }
                         None => batch.remove(k),

@@ -827,3 +827,95 @@ async fn explain_says_which_field_and_kind_of_match() {
     let v = s.search("ex", json!({"q": "jose"})).await;
     assert!(v["hits"][0].get("explain").is_none(), "explain only when asked");
 }
+
+/// `exists` on every filterable field: found for the contacts that have it (through a fast
+/// column or the `present` terms), not for the others, and again after an update drops it.
+#[tokio::test]
+async fn exists_filters_find_exactly_the_contacts_with_the_field() {
+    let s = Server::start().await;
+    let (st, v) = s
+        .req(
+            "PUT",
+            "/v1/workspaces/w/fields/notes",
+            Some(json!({"type": "long_text", "label": "Notes"})),
+        )
+        .await;
+    assert!(st == 200 || st == 201, "{st} {v}");
+    s.put(
+        "w",
+        "full",
+        json!({"name": "Ana Souza", "phones": ["+55 11 98765-4321"], "emails": ["ana@example.com"],
+               "tags": ["vip"], "source": "whatsapp", "status": "active", "created_by": "agent:7",
+               "last_interaction_at": "2025-11-15T09:30:00Z", "photo_url": "https://example.com/a.png",
+               "custom": {"customer_tier": "Gold", "lifetime_value": 12.5, "contract_renewal_date": "2026-01-31",
+                          "newsletter": false, "preferred_products": ["Product A"], "company": "Acme",
+                          "notes": "called twice"}}),
+    )
+    .await;
+    s.put("w", "named", json!({"name": "Bruno Lima"})).await;
+    s.put("w", "mailed", json!({"emails": ["c@example.org"]})).await;
+    // a name and a tag that fold to nothing searchable still exist
+    s.put(
+        "w",
+        "emoji",
+        json!({"name": "🌸🌸", "tags": ["🌸"], "phones": ["+1 212 555 0100"]}),
+    )
+    .await;
+    s.put(
+        "w2",
+        "other",
+        json!({"name": "Other Workspace", "tags": ["vip"], "source": "sms"}),
+    )
+    .await;
+    let exists = |field: &str, want: bool| json!({"filter": {"field": field, "op": "exists", "value": want}, "limit": 100, "sort": [{"field": "id", "order": "asc"}]});
+    let all = ["emoji", "full", "mailed", "named"];
+    for (field, with) in [
+        ("name", vec!["emoji", "full", "named"]),
+        ("phones", vec!["emoji", "full"]),
+        ("emails", vec!["full", "mailed"]),
+        ("tags", vec!["emoji", "full"]),
+        ("source", vec!["full"]),
+        ("status", vec!["full"]),
+        ("created_by", vec!["full"]),
+        ("last_interaction_at", vec!["full"]),
+        ("photo_url", vec!["full"]),
+        ("custom.customer_tier", vec!["full"]),
+        ("custom.lifetime_value", vec!["full"]),
+        ("custom.contract_renewal_date", vec!["full"]),
+        ("custom.newsletter", vec!["full"]),
+        ("custom.preferred_products", vec!["full"]),
+        ("custom.company", vec!["full"]),
+        ("custom.notes", vec!["full"]),
+        ("custom.city", vec![]),
+    ] {
+        assert_eq!(s.ids("w", exists(field, true)).await, with, "{field} exists");
+        let without: Vec<&str> = all.iter().copied().filter(|i| !with.contains(i)).collect();
+        assert_eq!(
+            s.ids("w", exists(field, false)).await,
+            without,
+            "{field} does not exist"
+        );
+    }
+    // an update that drops fields drops them from `exists`; a deleted contact is gone
+    s.put("w", "full", json!({"name": "Ana Souza", "custom": {"notes": "kept"}}))
+        .await;
+    let (st, _) = s
+        .req("DELETE", "/v1/workspaces/w/contacts/emoji?refresh=true", None)
+        .await;
+    assert_eq!(st, 200);
+    for field in [
+        "tags",
+        "source",
+        "status",
+        "last_interaction_at",
+        "custom.company",
+        "custom.newsletter",
+    ] {
+        assert!(
+            s.ids("w", exists(field, true)).await.is_empty(),
+            "{field} after the update"
+        );
+    }
+    assert_eq!(s.ids("w", exists("custom.notes", true)).await, ["full"]);
+    assert_eq!(s.ids("w", exists("name", true)).await, ["full", "named"]);
+}
