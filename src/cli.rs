@@ -404,6 +404,8 @@ fn import(common: &Common, ws: &str, file: &Path, format: Option<&str>, quiet: b
     // IMPORT_COMMIT_INTERVAL_MS so a crash replays at most that much of the change log.
     let mut cfg = cfg;
     cfg.index.commit_interval_ms = cfg.index.commit_interval_ms.max(IMPORT_COMMIT_INTERVAL_MS);
+    // no background merges: the import compacts the index at its end (see compact_after_import)
+    cfg.index.bulk_load = true;
     let engine = Engine::open(&dir, cfg)?;
     let (reader, size): (Box<dyn Read>, u64) = if file == Path::new("-") {
         (Box::new(std::io::stdin()), 0)
@@ -442,12 +444,14 @@ fn import(common: &Common, ws: &str, file: &Path, format: Option<&str>, quiet: b
         engine.wait_visible_blocking(out.seq)?;
         pb.finish_and_clear();
         let wall = start.elapsed().as_secs_f64();
+        let compact = compact_after_import(&engine, out.accepted, &pb)?;
         engine.shutdown()?;
         println!(
             "{}",
             serde_json::json!({"imported": out.accepted, "rejected": out.rejected.len(),
                                "wall_s": (wall * 1000.0).round() / 1000.0,
-                               "docs_per_s": (out.accepted as f64 / wall).round()})
+                               "docs_per_s": (out.accepted as f64 / wall).round(),
+                               "compacted_segments": compact.0, "compact_s": compact.1})
         );
         return Ok(());
     }
@@ -493,12 +497,31 @@ fn import(common: &Common, ws: &str, file: &Path, format: Option<&str>, quiet: b
     engine.wait_visible_blocking(last_seq)?;
     pb.finish_and_clear();
     let wall = start.elapsed().as_secs_f64();
+    let compact = compact_after_import(&engine, accepted, &pb)?;
     engine.shutdown()?;
     let (store_b, index_b) = engine.disk_usage(&dir);
     println!(
         "{}",
         serde_json::json!({"imported": accepted, "rejected": rejected, "wall_s": (wall * 1000.0).round() / 1000.0,
-                           "docs_per_s": (accepted as f64 / wall).round(), "store_bytes": store_b, "index_bytes": index_b})
+                           "docs_per_s": (accepted as f64 / wall).round(), "store_bytes": store_b, "index_bytes": index_b,
+                           "compacted_segments": compact.0, "compact_s": compact.1})
     );
     Ok(())
+}
+
+/// After an import that wrote at least a tenth of the index, merges the index into one
+/// segment (searches over the 8 segments a 1M import leaves took 2.4× the median time), and
+/// returns (segments merged, seconds). The import's `wall_s` and `docs_per_s` end before it:
+/// the contacts are durable and searchable by then. A small import into a large base skips it.
+fn compact_after_import(engine: &Engine, imported: usize, pb: &ProgressBar) -> Result<(usize, f64), CliError> {
+    let docs = engine.indexed_docs();
+    if imported == 0 || (imported as u64).saturating_mul(10) < docs || engine.index_segments() < 2 {
+        return Ok((0, 0.0));
+    }
+    let start = Instant::now();
+    if !pb.is_hidden() {
+        pb.suspend(|| eprintln!("compacting the index ({docs} contacts)…"));
+    }
+    let n = engine.compact_index()?;
+    Ok((n, (start.elapsed().as_secs_f64() * 1000.0).round() / 1000.0))
 }

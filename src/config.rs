@@ -82,6 +82,10 @@ pub struct IndexConfig {
     pub commit_interval_ms: u64,
     pub writer_memory_mb: usize,
     pub writer_threads: usize,
+    /// Set by `contactdex import` (not a config key): no background merges while it runs; the
+    /// import compacts the index at its end instead (see `Engine::compact_index`).
+    #[serde(skip)]
+    pub bulk_load: bool,
 }
 
 impl Default for IndexConfig {
@@ -90,6 +94,7 @@ impl Default for IndexConfig {
             commit_interval_ms: 500,
             writer_memory_mb: 256,
             writer_threads: 2,
+            bulk_load: false,
         }
     }
 }

@@ -172,6 +172,10 @@ enum Control {
         keys: Vec<(String, String)>,
         reply: Sender<Result<()>>,
     },
+    /// After a bulk load: commit, merge every segment into one, and answer how many there were.
+    Compact {
+        reply: Sender<Result<usize>>,
+    },
     Shutdown,
 }
 
@@ -217,6 +221,9 @@ impl Engine {
         let (control_tx, control_rx) = crossbeam_channel::unbounded();
         store.set_listener(change_tx);
         let ws_cache = Arc::new(RwLock::new(HashMap::new()));
+        if cfg.index.bulk_load {
+            opened.writer.set_background_merges(false);
+        }
         let worker = Indexer {
             store: store.clone(),
             index: opened.index.clone(),
@@ -962,6 +969,23 @@ impl Engine {
     pub fn indexed_docs(&self) -> u64 {
         self.index.num_docs()
     }
+
+    /// How many segments searches run over.
+    pub fn index_segments(&self) -> usize {
+        self.index.segment_ids().len()
+    }
+
+    /// Commits what the index holds and merges every segment into one (after a bulk load,
+    /// see `contactdex import`); returns how many segments there were. Searches keep running
+    /// over the old segments meanwhile.
+    pub fn compact_index(&self) -> Result<usize> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        self.control
+            .send(Control::Compact { reply: tx })
+            .map_err(|_| EngineError::Unavailable("the indexer is not running".into()))?;
+        rx.recv_timeout(Duration::from_secs(3600))
+            .map_err(|_| EngineError::Unavailable("the index compaction did not finish in time".into()))?
+    }
 }
 
 /// Places a write's history entry: a create's (`fresh`) is returned, to travel inside the
@@ -1104,6 +1128,12 @@ impl Indexer {
                         }
                         let _ = reply.send(self.purge(&keys));
                     }
+                    Ok(Control::Compact { reply }) => {
+                        if let Some(seq) = pending_seq.take() {
+                            self.commit(seq);
+                        }
+                        let _ = reply.send(self.compact());
+                    }
                     Ok(Control::Shutdown) | Err(_) => shutdown = true,
                 },
                 default(timeout) => {}
@@ -1234,6 +1264,49 @@ impl Indexer {
         Ok(())
     }
 
+    /// Merges every segment into one; returns how many there were. A bulk load (an import, a
+    /// rebuild) leaves a segment per indexing thread and commit, and tantivy's log merge policy
+    /// leaves segments of unequal size apart: a 1M-contact rebuild ended with 8 segments, over
+    /// which the search mix took 2.4× the median time of one merged segment (BENCHMARKS.md).
+    fn compact(&mut self) -> Result<usize> {
+        let start = Instant::now();
+        let segs = self.index.segment_ids();
+        if segs.len() < 2 {
+            return Ok(segs.len());
+        }
+        let Some(w) = self.writer.as_mut() else {
+            return Err(EngineError::Unavailable("the indexer is stopping".into()));
+        };
+        // background merges are off during a bulk load (see `IndexWriter::set_background_merges`);
+        // one still running from before may hold segments: retry with what is left
+        let mut tries = 0;
+        loop {
+            let ids = self.index.segment_ids();
+            if ids.len() < 2 {
+                break;
+            }
+            match w.merge_segments(&ids) {
+                Ok(()) => break,
+                Err(e) => {
+                    tries += 1;
+                    if tries > 100 {
+                        return Err(EngineError::Unavailable(format!("index compaction: {e}")));
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                    self.index.reload()?;
+                }
+            }
+        }
+        self.index.reload()?;
+        w.collect_garbage()?;
+        tracing::info!(
+            segments = segs.len(),
+            ms = start.elapsed().as_millis() as u64,
+            "index compacted into one segment"
+        );
+        Ok(segs.len())
+    }
+
     /// Brings the index up to the store: replays the change log after the committed
     /// sequence, or rebuilds everything when the index was (re)created.
     fn catch_up(&mut self) -> Result<()> {
@@ -1241,6 +1314,7 @@ impl Indexer {
         let target = self.store.last_seq();
         let mut defs_cache = HashMap::new();
         let mut n = 0u64;
+        let mut rebuilt = false;
         match self.committed_seq {
             Some(seq) if seq >= target => {
                 let _ = self.vis.visible.send_replace(seq);
@@ -1269,7 +1343,10 @@ impl Indexer {
                 );
             }
             None => {
+                rebuilt = true;
                 if let Some(w) = self.writer.as_mut() {
+                    // merged at the end instead (see `compact`)
+                    w.set_background_merges(false);
                     w.clear()?;
                 }
                 for item in self.store.all_contacts() {
@@ -1286,6 +1363,14 @@ impl Indexer {
         }
         self.commit(target);
         self.committed_seq = Some(target);
+        if rebuilt {
+            if let Err(e) = self.compact() {
+                tracing::warn!(error = %e, "compacting the rebuilt index failed; searches run over its segments");
+            }
+            if let Some(w) = &self.writer {
+                w.set_background_merges(!self.cfg.index.bulk_load);
+            }
+        }
         self.metrics.startup_replayed.set(i64::try_from(n).unwrap_or(i64::MAX));
         tracing::info!(contacts = n, ms = start.elapsed().as_millis() as u64, "index caught up");
         Ok(())

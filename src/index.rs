@@ -675,6 +675,16 @@ impl SearchIndex {
         self.reader.searcher().num_docs()
     }
 
+    /// The segments searches run over now.
+    pub fn segment_ids(&self) -> Vec<tantivy::index::SegmentId> {
+        self.reader
+            .searcher()
+            .segment_readers()
+            .iter()
+            .map(|s| s.segment_id())
+            .collect()
+    }
+
     /// The segments whose term dictionary still names one of these contacts, alive or
     /// deleted: a deleted document's terms stay in its segment until the segment is merged.
     pub fn segments_holding(&self, keys: &[(String, String)]) -> Result<Vec<tantivy::index::SegmentId>> {
@@ -814,6 +824,18 @@ impl IndexWriter {
     pub fn collect_garbage(&self) -> Result<()> {
         self.writer.garbage_collect_files().wait()?;
         Ok(())
+    }
+
+    /// Turns tantivy's background merges (its log merge policy) on or off. Off during a bulk
+    /// load, which compacts at its end: an explicit merge does not check the segments a
+    /// background merge holds, and the two would rewrite the same segments.
+    pub fn set_background_merges(&self, on: bool) {
+        if on {
+            self.writer
+                .set_merge_policy(Box::new(tantivy::indexer::LogMergePolicy::default()));
+        } else {
+            self.writer.set_merge_policy(Box::new(tantivy::indexer::NoMergePolicy));
+        }
     }
 
     /// Waits for background merges (at shutdown).

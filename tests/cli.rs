@@ -211,3 +211,59 @@ fn dedup_writes_pairs_and_clusters_csv() {
         .unwrap();
     assert!(!out.status.success());
 }
+
+/// An import that writes a large share of the index ends by merging it into one segment; a
+/// small import into a larger base leaves the segments alone. Everything stays searchable.
+#[test]
+fn a_bulk_import_compacts_the_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let import = |name: &str, from: usize, n: usize| -> serde_json::Value {
+        let file = dir.path().join(name);
+        let mut f = std::fs::File::create(&file).unwrap();
+        for i in from..from + n {
+            writeln!(
+                f,
+                "{}",
+                serde_json::json!({"id": format!("c{i}"), "name": format!("Compact Person{i}")})
+            )
+            .unwrap();
+        }
+        drop(f);
+        let out = bin()
+            .args(["import", "--workspace", "w", "--quiet", "--config", cfg(), "--data-dir"])
+            .arg(&data)
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let last = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .last()
+            .unwrap_or("")
+            .to_string();
+        serde_json::from_str(&last).unwrap()
+    };
+    let search = |q: &str| -> serde_json::Value {
+        let out = bin()
+            .args(["search", "--workspace", "w", "--config", cfg(), "--data-dir"])
+            .arg(&data)
+            .arg(q)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    import("a.ndjson", 0, 400);
+    // the second import adds half of the index to the first one's segments: merged into one
+    let v = import("b.ndjson", 400, 400);
+    assert_eq!(v["imported"], 400);
+    assert!(v["compacted_segments"].as_u64().unwrap() >= 2, "{v}");
+    // 5 contacts into 800: left alone
+    let v = import("c.ndjson", 800, 5);
+    assert_eq!(v["compacted_segments"], 0, "{v}");
+    for (q, id) in [("person17", "c17"), ("person417", "c417"), ("person803", "c803")] {
+        assert_eq!(search(q)["hits"][0]["id"], id, "{q}");
+    }
+    assert_eq!(search("compact")["total"], 805);
+}
