@@ -59,6 +59,10 @@ pub enum Command {
         /// Hide the progress bar.
         #[arg(long)]
         quiet: bool,
+        /// Merge the index into one segment before exiting. Without it, the segments a large
+        /// import leaves are merged by `serve` in the background once writes pause.
+        #[arg(long)]
+        compact: bool,
     },
     /// Search from the shell; prints the JSON answer.
     Search {
@@ -161,7 +165,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             file,
             format,
             quiet,
-        } => import(&common, &workspace, &file, format.as_deref(), quiet),
+            compact,
+        } => import(&common, &workspace, &file, format.as_deref(), quiet, compact),
         Command::Search {
             common,
             workspace,
@@ -296,12 +301,18 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             if index_dir.exists() {
                 std::fs::remove_dir_all(&index_dir).map_err(|e| CliError::Io(index_dir.display().to_string(), e))?;
             }
+            // an offline rebuild: no merges while it runs, then one into a single segment
+            let mut cfg = cfg;
+            cfg.index.bulk_load = true;
             let engine = open_ready(&dir, cfg)?;
             let n = engine.indexed_docs();
+            let wall = start.elapsed().as_secs_f64();
+            let compact = compact_after_import(&engine, true, &ProgressBar::hidden())?;
             engine.shutdown()?;
             println!(
                 "{}",
-                serde_json::json!({"reindexed": n, "wall_s": start.elapsed().as_secs_f64()})
+                serde_json::json!({"reindexed": n, "wall_s": (wall * 1000.0).round() / 1000.0,
+                                   "compacted_segments": compact.0, "compact_s": compact.1})
             );
             Ok(())
         }
@@ -384,7 +395,14 @@ async fn shutdown_signal() {
 /// commits cost ~8 % of the import's CPU (154 against 141 CPU-s).
 const IMPORT_COMMIT_INTERVAL_MS: u64 = 30_000;
 
-fn import(common: &Common, ws: &str, file: &Path, format: Option<&str>, quiet: bool) -> Result<(), CliError> {
+fn import(
+    common: &Common,
+    ws: &str,
+    file: &Path,
+    format: Option<&str>,
+    quiet: bool,
+    compact: bool,
+) -> Result<(), CliError> {
     let (cfg, dir) = load(common)?;
     let ext = file
         .extension()
@@ -404,7 +422,7 @@ fn import(common: &Common, ws: &str, file: &Path, format: Option<&str>, quiet: b
     // IMPORT_COMMIT_INTERVAL_MS so a crash replays at most that much of the change log.
     let mut cfg = cfg;
     cfg.index.commit_interval_ms = cfg.index.commit_interval_ms.max(IMPORT_COMMIT_INTERVAL_MS);
-    // no background merges: the import compacts the index at its end (see compact_after_import)
+    // no background merges: the segments are merged once, later (see compact_after_import)
     cfg.index.bulk_load = true;
     let engine = Engine::open(&dir, cfg)?;
     let (reader, size): (Box<dyn Read>, u64) = if file == Path::new("-") {
@@ -444,14 +462,15 @@ fn import(common: &Common, ws: &str, file: &Path, format: Option<&str>, quiet: b
         engine.wait_visible_blocking(out.seq)?;
         pb.finish_and_clear();
         let wall = start.elapsed().as_secs_f64();
-        let compact = compact_after_import(&engine, out.accepted, &pb)?;
+        let compact = compact_after_import(&engine, compact, &pb)?;
+        let segments = engine.index_segments();
         engine.shutdown()?;
         println!(
             "{}",
             serde_json::json!({"imported": out.accepted, "rejected": out.rejected.len(),
                                "wall_s": (wall * 1000.0).round() / 1000.0,
                                "docs_per_s": (out.accepted as f64 / wall).round(),
-                               "compacted_segments": compact.0, "compact_s": compact.1})
+                               "segments": segments, "compacted_segments": compact.0, "compact_s": compact.1})
         );
         return Ok(());
     }
@@ -497,25 +516,27 @@ fn import(common: &Common, ws: &str, file: &Path, format: Option<&str>, quiet: b
     engine.wait_visible_blocking(last_seq)?;
     pb.finish_and_clear();
     let wall = start.elapsed().as_secs_f64();
-    let compact = compact_after_import(&engine, accepted, &pb)?;
+    let compact = compact_after_import(&engine, compact, &pb)?;
+    let segments = engine.index_segments();
     engine.shutdown()?;
     let (store_b, index_b) = engine.disk_usage(&dir);
     println!(
         "{}",
         serde_json::json!({"imported": accepted, "rejected": rejected, "wall_s": (wall * 1000.0).round() / 1000.0,
                            "docs_per_s": (accepted as f64 / wall).round(), "store_bytes": store_b, "index_bytes": index_b,
-                           "compacted_segments": compact.0, "compact_s": compact.1})
+                           "segments": segments, "compacted_segments": compact.0, "compact_s": compact.1})
     );
     Ok(())
 }
 
-/// After an import that wrote at least a tenth of the index, merges the index into one
-/// segment (searches over the 8 segments a 1M import leaves took 2.4× the median time), and
-/// returns (segments merged, seconds). The import's `wall_s` and `docs_per_s` end before it:
-/// the contacts are durable and searchable by then. A small import into a large base skips it.
-fn compact_after_import(engine: &Engine, imported: usize, pb: &ProgressBar) -> Result<(usize, f64), CliError> {
+/// With `--compact`, merges the index into one segment and returns (segments merged,
+/// seconds). The import's `wall_s` and `docs_per_s` end before it: the contacts are durable
+/// and searchable by then. Without it, a layout of several large segments (a 1M import
+/// leaves 8–10, over which the search mix took 2.4× the median time) is merged by `serve` in
+/// the background once writes pause (`Indexer::consolidate`); a 1M merge takes ~15 s.
+fn compact_after_import(engine: &Engine, compact: bool, pb: &ProgressBar) -> Result<(usize, f64), CliError> {
     let docs = engine.indexed_docs();
-    if imported == 0 || (imported as u64).saturating_mul(10) < docs || engine.index_segments() < 2 {
+    if !compact || engine.index_segments() < 2 {
         return Ok((0, 0.0));
     }
     let start = Instant::now();

@@ -82,8 +82,9 @@ pub struct IndexConfig {
     pub commit_interval_ms: u64,
     pub writer_memory_mb: usize,
     pub writer_threads: usize,
-    /// Set by `contactdex import` (not a config key): no background merges while it runs; the
-    /// import compacts the index at its end instead (see `Engine::compact_index`).
+    /// Set by `contactdex import` and `reindex` (not a config key): no background merges while
+    /// they run; their segments are merged once at the end (`--compact`, `reindex`, see
+    /// `Engine::compact_index`) or by a later `serve` once writes pause.
     #[serde(skip)]
     pub bulk_load: bool,
 }

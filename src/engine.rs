@@ -221,9 +221,12 @@ impl Engine {
         let (control_tx, control_rx) = crossbeam_channel::unbounded();
         store.set_listener(change_tx);
         let ws_cache = Arc::new(RwLock::new(HashMap::new()));
-        if cfg.index.bulk_load {
-            opened.writer.set_background_merges(false);
-        }
+        let merge_mode = if cfg.index.bulk_load {
+            index::MergeMode::Off
+        } else {
+            index::MergeMode::Log
+        };
+        opened.writer.set_merge_mode(merge_mode);
         let worker = Indexer {
             store: store.clone(),
             index: opened.index.clone(),
@@ -234,6 +237,7 @@ impl Engine {
             ws_cache: ws_cache.clone(),
             committed_seq: opened.committed_seq,
             upsert_through: u64::MAX,
+            merge_mode,
         };
         let handle = std::thread::Builder::new()
             .name("indexer".into())
@@ -1056,7 +1060,16 @@ struct Indexer {
     committed_seq: Option<u64>,
     /// Change sets up to this sequence always replace (see `run`).
     upsert_through: u64,
+    /// What the writer's merge policy may do now (see `IndexWriter::set_merge_mode`).
+    merge_mode: index::MergeMode,
 }
+
+/// After this long without a write, the indexer checks the segment layout and has a layout of
+/// several large segments (a bulk load's, a rebuild's) merged into one in the background.
+const CONSOLIDATE_AFTER_IDLE: Duration = Duration::from_secs(3);
+/// While such a merge runs, this often the indexer looks whether it has finished, to show
+/// its segment to searches (a reload; a commit does that too).
+const MERGE_POLL: Duration = Duration::from_secs(1);
 
 impl Indexer {
     fn defs(&self, ws: &str, local: &mut HashMap<String, Arc<Vec<FieldDef>>>) -> Arc<Vec<FieldDef>> {
@@ -1080,6 +1093,7 @@ impl Indexer {
         // Changes written while the catch-up scanned the store may already be in the index:
         // those are replaced (delete + add) even when they were new to the store.
         self.upsert_through = self.store.last_seq();
+        self.metrics.index_segments.set(self.index.segment_ids().len() as i64);
         self.vis.ready.store(true, Ordering::Release);
         let interval = Duration::from_millis(self.cfg.index.commit_interval_ms);
         let mut pending_seq: Option<u64> = None;
@@ -1087,14 +1101,27 @@ impl Indexer {
         let mut applied_seq = self.committed_seq.unwrap_or(0);
         let mut shutdown = false;
         let mut defs_cache: HashMap<String, Arc<Vec<FieldDef>>> = HashMap::new();
+        // background consolidation (see `consolidate`): not during a bulk load, which merges
+        // at its end if asked to
+        let mut last_write = Instant::now();
+        let mut idle_checked = self.cfg.index.bulk_load;
+        let mut consolidating = false;
         loop {
             let timeout = match pending_seq {
                 Some(_) => interval.saturating_sub(first_pending.elapsed()),
+                None if consolidating => MERGE_POLL,
+                None if !idle_checked => CONSOLIDATE_AFTER_IDLE.saturating_sub(last_write.elapsed()),
                 None => Duration::from_secs(3600),
             };
             select! {
                 recv(changes) -> msg => match msg {
                     Ok(cs) => {
+                        last_write = Instant::now();
+                        if !self.cfg.index.bulk_load {
+                            idle_checked = false;
+                            consolidating = false;
+                            self.set_merge_mode(index::MergeMode::Log);
+                        }
                         self.apply(&cs, &mut defs_cache);
                         if pending_seq.is_none() { first_pending = Instant::now(); }
                         pending_seq = Some(cs.seq);
@@ -1158,12 +1185,63 @@ impl Indexer {
             if shutdown {
                 break;
             }
+            if pending_seq.is_none() {
+                if consolidating && self.index.merged_since_reload() {
+                    if let Err(e) = self.index.reload() {
+                        tracing::error!(error = %e, "index reload failed");
+                    }
+                    self.metrics.index_segments.set(self.index.segment_ids().len() as i64);
+                    consolidating = index::needs_consolidation(&self.index.segment_docs());
+                    if !consolidating {
+                        tracing::info!(
+                            segments = self.index.segment_ids().len(),
+                            "index merged in the background"
+                        );
+                    }
+                }
+                if !idle_checked && last_write.elapsed() >= CONSOLIDATE_AFTER_IDLE {
+                    idle_checked = true;
+                    consolidating = self.consolidate(applied_seq);
+                }
+            }
         }
+        // a merge running now is waited for; none starts after it
+        self.set_merge_mode(index::MergeMode::Off);
         if let Some(w) = self.writer.take() {
             if let Err(e) = w.finish() {
                 tracing::warn!(error = %e, "waiting for index merges failed");
             }
         }
+    }
+
+    fn set_merge_mode(&mut self, mode: index::MergeMode) {
+        if self.merge_mode != mode {
+            if let Some(w) = &self.writer {
+                w.set_merge_mode(mode);
+            }
+            self.merge_mode = mode;
+        }
+    }
+
+    /// Has a layout of several large segments merged into one by tantivy's merge threads
+    /// (see `index::needs_consolidation`), while searches and writes go on. Called once the
+    /// writes have paused, so a bulk load over HTTP is not slowed by rewriting what it is
+    /// still adding to. Returns whether such a merge was asked for.
+    fn consolidate(&mut self, seq: u64) -> bool {
+        let docs = self.index.segment_docs();
+        if !index::needs_consolidation(&docs) {
+            return false;
+        }
+        self.set_merge_mode(index::MergeMode::Consolidate);
+        // tantivy consults its merge policy at a commit: one with nothing new in it
+        self.commit(seq);
+        self.metrics.consolidations.inc();
+        tracing::info!(
+            segments = docs.len(),
+            docs = docs.iter().sum::<u64>(),
+            "merging the index into one segment in the background"
+        );
+        true
     }
 
     fn apply(&mut self, cs: &ChangeSet, defs_cache: &mut HashMap<String, Arc<Vec<FieldDef>>>) {
@@ -1214,6 +1292,7 @@ impl Indexer {
         }
         let _ = self.vis.visible.send_replace(seq);
         self.metrics.visible_seq.set(seq as i64);
+        self.metrics.index_segments.set(self.index.segment_ids().len() as i64);
         self.metrics.commit_seconds.observe(start.elapsed().as_secs_f64());
         match self.store.trim_log(seq) {
             Ok(n) => tracing::debug!(
@@ -1344,9 +1423,10 @@ impl Indexer {
             }
             None => {
                 rebuilt = true;
+                // no merges while rebuilding: the rebuilt segments are merged once, in the
+                // background when writes pause (see `consolidate`), or by the caller
+                self.set_merge_mode(index::MergeMode::Off);
                 if let Some(w) = self.writer.as_mut() {
-                    // merged at the end instead (see `compact`)
-                    w.set_background_merges(false);
                     w.clear()?;
                 }
                 for item in self.store.all_contacts() {
@@ -1363,13 +1443,8 @@ impl Indexer {
         }
         self.commit(target);
         self.committed_seq = Some(target);
-        if rebuilt {
-            if let Err(e) = self.compact() {
-                tracing::warn!(error = %e, "compacting the rebuilt index failed; searches run over its segments");
-            }
-            if let Some(w) = &self.writer {
-                w.set_background_merges(!self.cfg.index.bulk_load);
-            }
+        if rebuilt && !self.cfg.index.bulk_load {
+            self.set_merge_mode(index::MergeMode::Log);
         }
         self.metrics.startup_replayed.set(i64::try_from(n).unwrap_or(i64::MAX));
         tracing::info!(contacts = n, ms = start.elapsed().as_millis() as u64, "index caught up");

@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, RwLock};
 
 use serde::{Deserialize, Serialize};
@@ -25,7 +26,7 @@ use crate::normalize;
 
 /// Bumped when the schema or the way documents are built changes: an index of another
 /// version is rebuilt from the store at start-up.
-pub const SCHEMA_VERSION: u32 = 5;
+pub const SCHEMA_VERSION: u32 = 6;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
@@ -69,8 +70,9 @@ pub struct Fields {
     pub tag_exact: Field,
     /// Folded tokens of every custom value (for `q`).
     pub custom: Field,
-    /// The leading 1..=[`PREFIX_MAX`] characters of every term of `name`, and the leading
-    /// [`WIDE_PREFIX_MIN`]..=[`PREFIX_MAX`] of every term of `email` and `custom`: a word
+    /// The leading 1..=[`SHORT_PREFIX_MAX`] characters of every term of `name`, the leading
+    /// [`WIDE_PREFIX_MIN`]..=[`PREFIX_MAX`] of every term of `email` and
+    /// [`WIDE_PREFIX_MIN`]..=[`SHORT_PREFIX_MAX`] of every term of `custom`: a word
     /// typed so far is one term lookup here instead of a walk over every term it begins (see
     /// [`prefixes`]). Tags have none: a workspace uses a few hundred distinct tag words, so
     /// the walk over the `tag` terms a prefix begins is short, and their prefixes were a
@@ -303,9 +305,16 @@ pub fn ends_a_phone(local: &[String], digits: &str) -> bool {
     (SUFFIX_MIN..=SUFFIX_MAX).contains(&digits.len()) && local.iter().any(|l| l.ends_with(digits))
 }
 
-/// Longest prefix held in the `*_pre` fields. A longer word typed so far begins few terms, and
-/// is matched by walking the term dictionary instead.
+/// Longest prefix held in `email_pre`. A longer word typed so far begins few terms, and is
+/// matched by walking the term dictionary instead. Emails are nearly all distinct terms (1.7
+/// per contact), so a short walk there can still visit thousands of one-document terms.
 pub const PREFIX_MAX: usize = 6;
+
+/// Longest prefix held in `name_pre` and `custom_pre`. Their dictionaries are small (at 1M
+/// contacts, 31k distinct name words and 66k custom words), so the terms a 5- or 6-letter
+/// word begins are a handful, and walking them costs about what one prefix term does. The
+/// 5th and 6th letters were 13 % of all indexed tokens.
+pub const SHORT_PREFIX_MAX: usize = 4;
 
 /// Shortest word typed so far that is looked up as a prefix of emails and custom values
 /// (names and tags take any length): "jo" begins half the custom values of a base, and
@@ -315,10 +324,10 @@ pub const WIDE_PREFIX_MIN: usize = 3;
 
 /// The distinct leading `min`..=[`PREFIX_MAX`] characters of `terms` (each term's whole self
 /// included when it is that short).
-pub fn prefixes(terms: &[String], min: usize) -> Vec<&str> {
+pub fn prefixes(terms: &[String], min: usize, max: usize) -> Vec<&str> {
     let mut out: Vec<&str> = Vec::new();
     for t in terms {
-        for (n, (i, ch)) in t.char_indices().enumerate().take(PREFIX_MAX) {
+        for (n, (i, ch)) in t.char_indices().enumerate().take(max) {
             let p = &t[..i + ch.len_utf8()];
             if n + 1 >= min && !out.contains(&p) {
                 out.push(p);
@@ -410,12 +419,12 @@ pub fn document(f: &Fields, ws: &str, c: &Contact, defs: &dyn Fn(&str) -> Option
     }
     let rev: Vec<String> = terms.phone_local.iter().map(|l| reversed(l)).collect();
     add_terms(&mut d, f.phone_rev, &rev);
-    for (field, values, min) in [
-        (f.name_pre, &terms.name, 1),
-        (f.email_pre, &terms.email, WIDE_PREFIX_MIN),
-        (f.custom_pre, &terms.custom, WIDE_PREFIX_MIN),
+    for (field, values, min, max) in [
+        (f.name_pre, &terms.name, 1, SHORT_PREFIX_MAX),
+        (f.email_pre, &terms.email, WIDE_PREFIX_MIN, PREFIX_MAX),
+        (f.custom_pre, &terms.custom, WIDE_PREFIX_MIN, SHORT_PREFIX_MAX),
     ] {
-        add_terms(&mut d, field, &prefixes(values, min));
+        add_terms(&mut d, field, &prefixes(values, min, max));
     }
     // `present` names the fields an `exists` filter cannot read from a fast column (see
     // `EXISTS_BY_COLUMN`): phones, emails, photo_url, and a value whose column entry came out
@@ -676,6 +685,28 @@ impl SearchIndex {
     }
 
     /// The segments searches run over now.
+    /// Live documents per searchable segment.
+    pub fn segment_docs(&self) -> Vec<u64> {
+        self.reader
+            .searcher()
+            .segment_readers()
+            .iter()
+            .map(|s| u64::from(s.num_docs()))
+            .collect()
+    }
+
+    /// Whether the last commit on disk (a merge's end writes one too) names other segments
+    /// than the reader sees: a background merge finished since the last reload.
+    pub fn merged_since_reload(&self) -> bool {
+        let Ok(mut on_disk) = self.index.searchable_segment_ids() else {
+            return false;
+        };
+        let mut seen = self.segment_ids();
+        on_disk.sort();
+        seen.sort();
+        on_disk != seen
+    }
+
     pub fn segment_ids(&self) -> Vec<tantivy::index::SegmentId> {
         self.reader
             .searcher()
@@ -712,6 +743,73 @@ impl SearchIndex {
 pub struct IndexWriter {
     writer: tantivy::IndexWriter<TantivyDocument>,
     fields: Fields,
+    merges: Arc<AtomicU8>,
+}
+
+/// Which merges tantivy may start on its own (see [`IndexWriter::set_merge_mode`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum MergeMode {
+    /// None: a bulk load, whose segments are merged later, at once.
+    Off = 0,
+    /// tantivy's log merge policy: small segments are merged as they pile up.
+    Log = 1,
+    /// The log policy, and a layout of several large segments (what a bulk load or a rebuild
+    /// leaves) merged into one (see [`needs_consolidation`]). Set only while no writes come.
+    Consolidate = 2,
+}
+
+/// A layout worth merging into one segment: at least `CONSOLIDATE_MIN_LARGE` segments each
+/// holding `1 / CONSOLIDATE_LARGE_SHARE` of the documents or more. Every typo and prefix word
+/// of a query walks each segment's term dictionary, so the search mix over the 8 segments a
+/// 1M-contact bulk load left took twice the time it takes over one (BENCHMARKS.md); the log
+/// policy leaves such segments alone when their sizes differ. Small segments next to one
+/// large one are the log policy's business.
+pub fn needs_consolidation(docs_per_segment: &[u64]) -> bool {
+    let total: u64 = docs_per_segment.iter().sum();
+    if total < CONSOLIDATE_MIN_DOCS {
+        return false;
+    }
+    let large = docs_per_segment
+        .iter()
+        .filter(|&&n| n.saturating_mul(CONSOLIDATE_LARGE_SHARE) >= total)
+        .count();
+    large >= CONSOLIDATE_MIN_LARGE
+}
+
+const CONSOLIDATE_MIN_LARGE: usize = 3;
+const CONSOLIDATE_LARGE_SHARE: u64 = 20;
+/// Below this the segments are small enough that walking each costs nothing worth a merge.
+const CONSOLIDATE_MIN_DOCS: u64 = 1_000;
+
+/// The merge policy of the writer: [`MergeMode`] read at each decision, so a mode change
+/// applies to the next one without replacing the policy.
+#[derive(Debug)]
+struct ContactMergePolicy {
+    mode: Arc<AtomicU8>,
+    log: tantivy::indexer::LogMergePolicy,
+}
+
+impl tantivy::indexer::MergePolicy for ContactMergePolicy {
+    fn compute_merge_candidates(
+        &self,
+        segments: &[tantivy::index::SegmentMeta],
+    ) -> Vec<tantivy::indexer::MergeCandidate> {
+        // `segments` are those no running merge holds (tantivy checks that for its policy)
+        let mode = self.mode.load(Ordering::Acquire);
+        if mode == MergeMode::Off as u8 {
+            return Vec::new();
+        }
+        if mode == MergeMode::Consolidate as u8 {
+            let docs: Vec<u64> = segments.iter().map(|s| u64::from(s.num_docs())).collect();
+            if needs_consolidation(&docs) {
+                return vec![tantivy::indexer::MergeCandidate(
+                    segments.iter().map(|s| s.id()).collect(),
+                )];
+            }
+        }
+        self.log.compute_merge_candidates(segments)
+    }
 }
 
 fn open_existing(dir: &Path) -> Result<(Index, Option<u64>)> {
@@ -751,6 +849,11 @@ pub fn open(dir: &Path, memory_mb: usize, threads: usize) -> Result<Opened> {
         .register(TERMS_TOKENIZER, TermListTokenizer::default());
     let (_, fields) = schema();
     let writer = index.writer_with_num_threads(threads, memory_mb * 1024 * 1024)?;
+    let merges = Arc::new(AtomicU8::new(MergeMode::Log as u8));
+    writer.set_merge_policy(Box::new(ContactMergePolicy {
+        mode: merges.clone(),
+        log: tantivy::indexer::LogMergePolicy::default(),
+    }));
     let ids = Arc::new(IdTables::default());
     let warmer: Arc<dyn tantivy::Warmer> = ids.clone();
     let reader = index
@@ -765,7 +868,7 @@ pub fn open(dir: &Path, memory_mb: usize, threads: usize) -> Result<Opened> {
             fields,
             ids,
         },
-        writer: IndexWriter { writer, fields },
+        writer: IndexWriter { writer, fields, merges },
         committed_seq: seq,
     })
 }
@@ -826,16 +929,12 @@ impl IndexWriter {
         Ok(())
     }
 
-    /// Turns tantivy's background merges (its log merge policy) on or off. Off during a bulk
-    /// load, which compacts at its end: an explicit merge does not check the segments a
-    /// background merge holds, and the two would rewrite the same segments.
-    pub fn set_background_merges(&self, on: bool) {
-        if on {
-            self.writer
-                .set_merge_policy(Box::new(tantivy::indexer::LogMergePolicy::default()));
-        } else {
-            self.writer.set_merge_policy(Box::new(tantivy::indexer::NoMergePolicy));
-        }
+    /// Sets which merges tantivy may start on its own from now on; a merge already running
+    /// goes on. tantivy asks at each commit and at the end of each merge. Off during a bulk
+    /// load, also because an explicit merge ([`IndexWriter::merge_segments`]) does not check
+    /// the segments a background merge holds, and the two would rewrite the same segments.
+    pub fn set_merge_mode(&self, mode: MergeMode) {
+        self.merges.store(mode as u8, Ordering::Release);
     }
 
     /// Waits for background merges (at shutdown).
@@ -859,6 +958,61 @@ mod tests {
     }
 
     #[test]
+    fn many_large_segments_need_consolidation_one_large_among_small_ones_does_not() {
+        // a 1M bulk load: 8 segments of ~125k
+        assert!(needs_consolidation(&[125_000; 8]));
+        // uneven but all large: the log policy would leave these alone
+        assert!(needs_consolidation(&[400_000, 250_000, 150_000, 90_000]));
+        // one large segment and the small ones steady writes make
+        assert!(!needs_consolidation(&[1_000_000, 30_000, 20_000, 5_000, 800]));
+        // two large ones: not worth rewriting everything
+        assert!(!needs_consolidation(&[600_000, 400_000, 10_000]));
+        assert!(!needs_consolidation(&[]));
+        assert!(!needs_consolidation(&[1_000_000]));
+        // tiny indexes are cheap to walk however split
+        assert!(!needs_consolidation(&[300, 300, 300]));
+    }
+
+    #[test]
+    fn the_merge_policy_follows_its_mode() {
+        use tantivy::indexer::MergePolicy;
+        let index = Index::create_in_ram(schema().0);
+        let metas = |sizes: &[u32]| -> Vec<tantivy::index::SegmentMeta> {
+            sizes
+                .iter()
+                .map(|&n| index.new_segment_meta(tantivy::index::SegmentId::generate_random(), n))
+                .collect()
+        };
+        let mode = Arc::new(AtomicU8::new(MergeMode::Off as u8));
+        let policy = ContactMergePolicy {
+            mode: mode.clone(),
+            log: tantivy::indexer::LogMergePolicy::default(),
+        };
+        let bulk = metas(&[400_000, 250_000, 150_000, 90_000]);
+        let small = metas(&[20_000; 8]);
+        for m in [&bulk, &small] {
+            assert!(policy.compute_merge_candidates(m).is_empty(), "off merges nothing");
+        }
+        mode.store(MergeMode::Log as u8, Ordering::Release);
+        assert!(
+            policy.compute_merge_candidates(&bulk).is_empty(),
+            "log leaves uneven large segments"
+        );
+        assert_eq!(
+            policy.compute_merge_candidates(&small).len(),
+            1,
+            "log merges 8 of a size"
+        );
+        mode.store(MergeMode::Consolidate as u8, Ordering::Release);
+        let c = policy.compute_merge_candidates(&bulk);
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].0.len(), bulk.len(), "all segments into one");
+        let mut steady = metas(&[1_000_000]);
+        steady.extend(metas(&[5_000; 3]));
+        assert!(policy.compute_merge_candidates(&steady).is_empty());
+    }
+
+    #[test]
     fn prefixes_are_leading_characters_up_to_the_limit() {
         let terms = [
             "josé".to_string(),
@@ -866,7 +1020,7 @@ mod tests {
             "márcia".to_string(),
             "дмитрий".to_string(),
         ];
-        let p = prefixes(&terms, 1);
+        let p = prefixes(&terms, 1, PREFIX_MAX);
         assert_eq!(
             p,
             [
@@ -888,9 +1042,9 @@ mod tests {
                 "дмитри"
             ]
         );
-        assert!(prefixes(&[], 1).is_empty());
+        assert!(prefixes(&[], 1, PREFIX_MAX).is_empty());
         assert_eq!(
-            prefixes(&terms, WIDE_PREFIX_MIN),
+            prefixes(&terms, WIDE_PREFIX_MIN, PREFIX_MAX),
             [
                 "jos",
                 "josé",
@@ -904,6 +1058,10 @@ mod tests {
                 "дмитри"
             ],
             "a term shorter than the minimum has none"
+        );
+        assert_eq!(
+            prefixes(&terms, 1, SHORT_PREFIX_MAX),
+            ["j", "jo", "jos", "josé", "m", "má", "már", "márc", "д", "дм", "дми", "дмит"]
         );
     }
 

@@ -19,6 +19,10 @@ pub struct Metrics {
     /// Contacts re-applied to the index from the change log at start-up (0 after a clean
     /// shutdown; the contacts rebuilt when the index was missing count too).
     pub startup_replayed: IntGauge,
+    /// Segments searches walk now (a bulk load leaves several; see `Indexer::consolidate`).
+    pub index_segments: IntGauge,
+    /// Background merges of a many-segment layout into one, started.
+    pub consolidations: IntCounter,
 }
 
 impl Metrics {
@@ -70,6 +74,16 @@ impl Metrics {
             "Contacts re-applied to the index from the store at start-up (0 after a clean shutdown)",
         )
         .expect("valid metric");
+        let index_segments = IntGauge::new(
+            "contactdex_index_segments",
+            "Index segments searches walk (merged in the background once writes pause)",
+        )
+        .expect("valid metric");
+        let consolidations = IntCounter::new(
+            "contactdex_index_consolidations_total",
+            "Background merges of a many-segment index into one segment, started",
+        )
+        .expect("valid metric");
         for c in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_latency.clone()),
@@ -81,6 +95,8 @@ impl Metrics {
             Box::new(bulk_rejected.clone()),
             Box::new(writes.clone()),
             Box::new(startup_replayed.clone()),
+            Box::new(index_segments.clone()),
+            Box::new(consolidations.clone()),
         ] {
             // Names are unique by construction.
             let _ = registry.register(c);
@@ -97,6 +113,8 @@ impl Metrics {
             bulk_rejected,
             writes,
             startup_replayed,
+            index_segments,
+            consolidations,
         }
     }
 

@@ -830,8 +830,8 @@ fn word_query(
             |fld: Field| -> Box<dyn Query> { Box::new(TermQuery::new(term(fld, t), IndexRecordOption::WithFreqs)) };
         // a word typed so far: one term of the field's prefix field when it is that short,
         // else a walk over the terms it begins
-        let pq = |fld: Field, pre: Field| -> Box<dyn Query> {
-            if n <= crate::index::PREFIX_MAX {
+        let pq = |fld: Field, pre: Field, max: usize| -> Box<dyn Query> {
+            if n <= max {
                 Box::new(TermQuery::new(term(pre, t), IndexRecordOption::Basic))
             } else {
                 Box::new(ExpandQuery::prefix(term(fld, t)))
@@ -848,7 +848,10 @@ fn word_query(
             c.push(konst(tq(f.name), b.name_exact));
             c.push(boosted(tq(f.name), 1.0));
             if prefix_ok {
-                c.push(konst(pq(f.name, f.name_pre), b.name_prefix));
+                c.push(konst(
+                    pq(f.name, f.name_pre, crate::index::SHORT_PREFIX_MAX),
+                    b.name_prefix,
+                ));
             }
             if dist > 0 {
                 c.push(konst(fq(f.name), b.name_typo));
@@ -861,7 +864,10 @@ fn word_query(
         if !hidden.emails {
             c.push(konst(tq(f.email), b.email_exact));
             if wide_prefix {
-                c.push(konst(pq(f.email, f.email_pre), b.email_prefix));
+                c.push(konst(
+                    pq(f.email, f.email_pre, crate::index::PREFIX_MAX),
+                    b.email_prefix,
+                ));
             }
         }
         // phone digits inside a mixed query
@@ -883,7 +889,10 @@ fn word_query(
         if !hidden.custom {
             c.push(konst(tq(f.custom), b.custom_exact));
             if wide_prefix {
-                c.push(konst(pq(f.custom, f.custom_pre), b.custom_prefix));
+                c.push(konst(
+                    pq(f.custom, f.custom_pre, crate::index::SHORT_PREFIX_MAX),
+                    b.custom_prefix,
+                ));
             }
             if dist > 0 {
                 c.push(konst(fq(f.custom), b.custom_typo));

@@ -214,56 +214,133 @@ fn dedup_writes_pairs_and_clusters_csv() {
 
 /// An import that writes a large share of the index ends by merging it into one segment; a
 /// small import into a larger base leaves the segments alone. Everything stays searchable.
+fn import_file(data: &std::path::Path, file: &std::path::Path, extra: &[&str]) -> serde_json::Value {
+    let out = bin()
+        .args(["import", "--workspace", "w", "--quiet", "--config", cfg(), "--data-dir"])
+        .arg(data)
+        .args(extra)
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let last = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap_or("")
+        .to_string();
+    serde_json::from_str(&last).unwrap()
+}
+
+fn people_file(dir: &std::path::Path, name: &str, from: usize, n: usize) -> std::path::PathBuf {
+    let file = dir.join(name);
+    let mut f = std::fs::File::create(&file).unwrap();
+    for i in from..from + n {
+        writeln!(
+            f,
+            "{}",
+            serde_json::json!({"id": format!("c{i}"), "name": format!("Compact Person{i}")})
+        )
+        .unwrap();
+    }
+    file
+}
+
+fn cli_search(data: &std::path::Path, q: &str) -> serde_json::Value {
+    let out = bin()
+        .args(["search", "--workspace", "w", "--config", cfg(), "--data-dir"])
+        .arg(data)
+        .arg(q)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 #[test]
-fn a_bulk_import_compacts_the_index() {
+fn an_import_merges_its_segments_only_when_asked() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let import = |name: &str, from: usize, n: usize| -> serde_json::Value {
-        let file = dir.path().join(name);
-        let mut f = std::fs::File::create(&file).unwrap();
-        for i in from..from + n {
-            writeln!(
-                f,
-                "{}",
-                serde_json::json!({"id": format!("c{i}"), "name": format!("Compact Person{i}")})
-            )
-            .unwrap();
-        }
-        drop(f);
-        let out = bin()
-            .args(["import", "--workspace", "w", "--quiet", "--config", cfg(), "--data-dir"])
-            .arg(&data)
-            .arg(&file)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let last = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .last()
-            .unwrap_or("")
-            .to_string();
-        serde_json::from_str(&last).unwrap()
-    };
-    let search = |q: &str| -> serde_json::Value {
-        let out = bin()
-            .args(["search", "--workspace", "w", "--config", cfg(), "--data-dir"])
-            .arg(&data)
-            .arg(q)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        serde_json::from_slice(&out.stdout).unwrap()
-    };
-    import("a.ndjson", 0, 400);
-    // the second import adds half of the index to the first one's segments: merged into one
-    let v = import("b.ndjson", 400, 400);
-    assert_eq!(v["imported"], 400);
-    assert!(v["compacted_segments"].as_u64().unwrap() >= 2, "{v}");
-    // 5 contacts into 800: left alone
-    let v = import("c.ndjson", 800, 5);
+    let v = import_file(&data, &people_file(dir.path(), "a.ndjson", 0, 400), &[]);
     assert_eq!(v["compacted_segments"], 0, "{v}");
+    let v = import_file(&data, &people_file(dir.path(), "b.ndjson", 400, 400), &[]);
+    assert_eq!(v["compacted_segments"], 0, "{v}");
+    let before = v["segments"].as_u64().unwrap();
+    assert!(before >= 2, "two imports, two commits: {v}");
+    let v = import_file(&data, &people_file(dir.path(), "c.ndjson", 800, 5), &["--compact"]);
+    assert_eq!(v["imported"], 5);
+    assert!(v["compacted_segments"].as_u64().unwrap() > before, "{v}");
+    assert_eq!(v["segments"], 1, "{v}");
     for (q, id) in [("person17", "c17"), ("person417", "c417"), ("person803", "c803")] {
-        assert_eq!(search(q)["hits"][0]["id"], id, "{q}");
+        assert_eq!(cli_search(&data, q)["hits"][0]["id"], id, "{q}");
     }
-    assert_eq!(search("compact")["total"], 805);
+    assert_eq!(cli_search(&data, "compact")["total"], 805);
+    // a one-segment index: nothing to merge
+    let v = import_file(&data, &people_file(dir.path(), "d.ndjson", 0, 0), &["--compact"]);
+    assert_eq!(v["compacted_segments"], 0, "{v}");
+}
+
+fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+/// Three imports leave six segments of a few hundred contacts each; the server merges them
+/// into one once nothing is written for a few seconds, and searches see every contact before,
+/// during and after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_merges_an_imported_index_once_writes_pause() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut segments = 0;
+    for (i, name) in ["a.ndjson", "b.ndjson", "c.ndjson"].iter().enumerate() {
+        let v = import_file(&data, &people_file(dir.path(), name, i * 400, 400), &[]);
+        segments = v["segments"].as_u64().unwrap();
+    }
+    assert!(segments >= 3, "{segments} segments");
+    let mut p = crate::crash::start(&data, crate::crash::free_port());
+    let client = reqwest::Client::new();
+    crate::crash::wait_healthy(&client, &p.base).await;
+    let search = |q: &'static str| {
+        let client = client.clone();
+        let url = format!("{}/v1/workspaces/w/search", p.base);
+        async move {
+            let v: serde_json::Value = client
+                .post(url)
+                .json(&serde_json::json!({"q": q, "limit": 1}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            v
+        }
+    };
+    let start = std::time::Instant::now();
+    let merged = loop {
+        assert_eq!(search("compact").await["total"], 1200);
+        let text = client
+            .get(format!("{}/metrics", p.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if metric(&text, "contactdex_index_segments") == Some(1.0) {
+            break text;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "not merged after 60 s: {text}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert_eq!(metric(&merged, "contactdex_index_consolidations_total"), Some(1.0));
+    for (q, id) in [("person17", "c17"), ("person417", "c417"), ("person1103", "c1103")] {
+        assert_eq!(search(q).await["hits"][0]["id"], id, "{q}");
+    }
+    assert_eq!(search("compact").await["total"], 1200);
+    let _ = p.child.kill();
+    let _ = p.child.wait();
 }
