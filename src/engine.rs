@@ -338,6 +338,7 @@ impl Engine {
         if let Some(h) = handle {
             self.store.clear_listener();
             let _ = h.join();
+            self.store.sync()?;
         }
         Ok(())
     }

@@ -556,20 +556,25 @@ fn leaf_query(ctx: &Ctx<'_>, field: &str, op: FilterOp, value: &Value) -> SResul
     };
     let is_range = matches!(op, FilterOp::Gt | FilterOp::Gte | FilterOp::Lt | FilterOp::Lte);
     match field {
-        "tags" | "source" | "status" | "created_by" | "id" => {
+        "id" => {
+            // the id is not indexed on its own: `key` is the workspace and the id
+            let s = value_str(field, value)?;
+            let k = |v: &str| term(f.key, &crate::index::doc_key(ctx.ws, v));
+            Ok(match op {
+                FilterOp::Eq => Box::new(TermQuery::new(k(&s), IndexRecordOption::Basic)),
+                FilterOp::Prefix => prefix_range(f.key, &crate::index::doc_key(ctx.ws, &s)),
+                _ => range(f.key, k(""), &k, &s),
+            })
+        }
+        "tags" | "source" | "status" | "created_by" => {
             let fld = match field {
                 "tags" => f.tag_exact,
                 "source" => f.source,
                 "status" => f.status,
-                "created_by" => f.created_by,
-                _ => f.id,
+                _ => f.created_by,
             };
             let s = value_str(field, value)?;
-            let s = if field == "id" {
-                s.to_string()
-            } else {
-                normalize::fold(s.trim())
-            };
+            let s = normalize::fold(s.trim());
             Ok(match op {
                 FilterOp::Eq => term_q(fld, &s),
                 FilterOp::Prefix => prefix_range(fld, &s),

@@ -919,3 +919,110 @@ async fn exists_filters_find_exactly_the_contacts_with_the_field() {
     assert_eq!(s.ids("w", exists("custom.notes", true)).await, ["full"]);
     assert_eq!(s.ids("w", exists("name", true)).await, ["full", "named"]);
 }
+
+/// Id filters (eq, in, neq, prefix, ranges) read the workspace's key terms: another
+/// workspace's contacts with the same ids never match. Number and date custom fields filter
+/// by value (eq, ranges), however the value was written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn id_filters_and_typed_custom_value_filters() {
+    let s = Server::start().await;
+    for ws in ["a", "b"] {
+        let mut lines = String::new();
+        for i in 0..12 {
+            lines.push_str(
+                &json!({"id": format!("p-{i:02}"), "name": format!("Person {i}"),
+                        "custom": {"lifetime_value": i * 100, "contract_renewal_date": format!("2026-01-{:02}", i + 1)}})
+                .to_string(),
+            );
+            lines.push('\n');
+        }
+        lines.push_str(&json!({"id": "q-1", "name": "Other"}).to_string());
+        lines.push('\n');
+        let (st, v) = s
+            .raw(
+                "POST",
+                &format!("/v1/workspaces/{ws}/contacts/bulk?refresh=true"),
+                lines.into_bytes(),
+                "application/x-ndjson",
+            )
+            .await;
+        assert_eq!(st, 200, "{v}");
+    }
+    let ids = |filter: serde_json::Value| {
+        let s = &s;
+        async move {
+            let v = s
+                .search(
+                    "a",
+                    json!({"filter": filter, "limit": 100, "sort": [{"field": "id", "order": "asc"}]}),
+                )
+                .await;
+            v["hits"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|h| h["id"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(ids(json!({"field": "id", "op": "eq", "value": "p-03"})).await, ["p-03"]);
+    assert!(ids(json!({"field": "id", "op": "eq", "value": "p-99"}))
+        .await
+        .is_empty());
+    assert_eq!(
+        ids(json!({"field": "id", "op": "in", "value": ["p-01", "q-1", "zz"]})).await,
+        ["p-01", "q-1"]
+    );
+    assert_eq!(
+        ids(json!({"field": "id", "op": "prefix", "value": "q-"})).await,
+        ["q-1"]
+    );
+    assert_eq!(
+        ids(json!({"field": "id", "op": "prefix", "value": "p-0"})).await.len(),
+        10
+    );
+    assert_eq!(
+        ids(json!({"field": "id", "op": "neq", "value": "p-00"})).await.len(),
+        12
+    );
+    assert_eq!(
+        ids(json!({"field": "id", "op": "gte", "value": "p-10"})).await,
+        ["p-10", "p-11", "q-1"]
+    );
+    assert_eq!(
+        ids(json!({"field": "id", "op": "lt", "value": "p-02"})).await,
+        ["p-00", "p-01"]
+    );
+    assert_eq!(
+        ids(json!({"and": [{"field": "id", "op": "gt", "value": "p-05"}, {"field": "id", "op": "lte", "value": "p-07"}]}))
+            .await,
+        ["p-06", "p-07"]
+    );
+    // number custom values: by value, an integer and a float the same
+    assert_eq!(
+        ids(json!({"field": "custom.lifetime_value", "op": "eq", "value": 300})).await,
+        ["p-03"]
+    );
+    assert_eq!(
+        ids(json!({"field": "custom.lifetime_value", "op": "eq", "value": "300.0"})).await,
+        ["p-03"]
+    );
+    assert_eq!(
+        ids(json!({"field": "custom.lifetime_value", "op": "gt", "value": 950})).await,
+        ["p-10", "p-11"]
+    );
+    // date custom values: a day, or a range
+    assert_eq!(
+        ids(json!({"field": "custom.contract_renewal_date", "op": "eq", "value": "2026-01-05"})).await,
+        ["p-04"]
+    );
+    assert_eq!(
+        ids(json!({"field": "custom.contract_renewal_date", "op": "lt", "value": "2026-01-03"})).await,
+        ["p-00", "p-01"]
+    );
+    // free text still finds a number's value (first; typos of it follow)
+    assert_eq!(
+        s.ids("a", json!({"q": "1100"})).await.first().map(String::as_str),
+        Some("p-11")
+    );
+}
