@@ -455,8 +455,12 @@ impl RegionPatterns {
 
 /// A metadata pattern anchored at the start, compiled the way `phonenumber` compiles it.
 fn anchored(source: &str) -> Option<regex::Regex> {
+    // the digits matched are ASCII: without Unicode classes (`\d` is [0-9]), a pattern
+    // compiles in a fraction of the time, and a country's ~10 patterns are compiled at its
+    // first number (a quarter of a 30k-contact import's instructions with Unicode on)
     regex::RegexBuilder::new(&format!("^(?:{source})"))
         .ignore_whitespace(true)
+        .unicode(false)
         .build()
         .ok()
 }
@@ -529,6 +533,24 @@ fn e164_of(n: &PhoneNumber) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every region's patterns compile as ASCII-only regexes: none falls back to the parser
+    /// (`opaque`) for a pattern of ours that failed.
+    #[test]
+    fn every_region_pattern_compiles_without_unicode() {
+        let mut regions = 0;
+        for code in 1..1000u16 {
+            for r in patterns_for(code).iter() {
+                regions += 1;
+                assert!(
+                    !r.opaque,
+                    "region {} of +{code} has a pattern that did not compile",
+                    r.id
+                );
+            }
+        }
+        assert!(regions > 200, "{regions} regions");
+    }
 
     /// The quick path and the parser read every number alike; the quick path answers the
     /// common forms itself.
