@@ -238,6 +238,7 @@ impl Engine {
             committed_seq: opened.committed_seq,
             upsert_through: u64::MAX,
             merge_mode,
+            applied_since_commit: 0,
         };
         let handle = std::thread::Builder::new()
             .name("indexer".into())
@@ -1063,7 +1064,13 @@ struct Indexer {
     upsert_through: u64,
     /// What the writer's merge policy may do now (see `IndexWriter::set_merge_mode`).
     merge_mode: index::MergeMode,
+    /// Contacts applied since the last commit: many mean a bulk load (`MergeMode::Bulk`).
+    applied_since_commit: usize,
 }
+
+/// A commit covering at least this many contacts (at the 500 ms default interval, 4,000
+/// contacts/s) counts as part of a bulk load, and the next one's merges are `Bulk`.
+const BULK_DOCS_PER_COMMIT: usize = 2_000;
 
 /// After this long without a write, the indexer checks the segment layout and has a layout of
 /// several large segments (a bulk load's, a rebuild's) merged into one in the background.
@@ -1121,7 +1128,9 @@ impl Indexer {
                         if !self.cfg.index.bulk_load {
                             idle_checked = false;
                             consolidating = false;
-                            self.set_merge_mode(index::MergeMode::Log);
+                            if self.merge_mode == index::MergeMode::Consolidate {
+                                self.set_merge_mode(index::MergeMode::Log);
+                            }
                         }
                         self.apply(&cs, &mut defs_cache);
                         if pending_seq.is_none() { first_pending = Instant::now(); }
@@ -1246,6 +1255,7 @@ impl Indexer {
     }
 
     fn apply(&mut self, cs: &ChangeSet, defs_cache: &mut HashMap<String, Arc<Vec<FieldDef>>>) {
+        self.applied_since_commit += cs.contacts.len();
         for (ws, id, c, fresh) in &cs.contacts {
             match c {
                 Some(c) => {
@@ -1277,6 +1287,13 @@ impl Indexer {
     /// publishes visibility and trims the change log.
     fn commit(&mut self, seq: u64) {
         let start = Instant::now();
+        // merges while writes pour in are deferred to one when they pause (`MergeMode::Bulk`)
+        let bulk = std::mem::take(&mut self.applied_since_commit) >= BULK_DOCS_PER_COMMIT;
+        match (self.merge_mode, bulk) {
+            (index::MergeMode::Log, true) => self.set_merge_mode(index::MergeMode::Bulk),
+            (index::MergeMode::Bulk, false) => self.set_merge_mode(index::MergeMode::Log),
+            _ => {}
+        }
         if let Err(e) = self.store.wait_durable(seq) {
             tracing::error!(error = %e, "store flush before index commit failed");
             return;

@@ -765,10 +765,25 @@ pub enum MergeMode {
     /// The log policy, and a layout of several large segments (what a bulk load or a rebuild
     /// leaves) merged into one (see [`needs_consolidation`]). Set only while no writes come.
     Consolidate = 2,
+    /// Writes pouring in (a bulk load over HTTP): the log policy over the small segments only
+    /// (below [`bulk_merge_cap`]). Each commit adds segments of a few thousand documents;
+    /// merged once, they wait for the one merge into a single segment when the writes pause,
+    /// instead of being rewritten at every level of the log policy while the load runs.
+    Bulk = 3,
 }
 
+/// Segments with fewer documents than this are merged by the log policy during a bulk load.
+pub fn bulk_merge_cap(total_docs: u64) -> u64 {
+    (total_docs / BULK_MERGE_SHARE).max(BULK_MERGE_MIN_DOCS)
+}
+
+const BULK_MERGE_MIN_DOCS: u64 = 32_000;
+const BULK_MERGE_SHARE: u64 = 32;
+
 /// A layout worth merging into one segment: at least `CONSOLIDATE_MIN_LARGE` segments each
-/// holding `1 / CONSOLIDATE_LARGE_SHARE` of the documents or more. Every typo and prefix word
+/// holding `1 / CONSOLIDATE_LARGE_SHARE` of the documents or more. Segments smaller than that
+/// are few documents to walk (and the log policy's to merge); three larger ones mean a bulk
+/// load, a rebuild or a long run of writes left the index split. Every typo and prefix word
 /// of a query walks each segment's term dictionary, so the search mix over the 8 segments a
 /// 1M-contact bulk load left took twice the time it takes over one (BENCHMARKS.md); the log
 /// policy leaves such segments alone when their sizes differ. Small segments next to one
@@ -786,7 +801,7 @@ pub fn needs_consolidation(docs_per_segment: &[u64]) -> bool {
 }
 
 const CONSOLIDATE_MIN_LARGE: usize = 3;
-const CONSOLIDATE_LARGE_SHARE: u64 = 20;
+const CONSOLIDATE_LARGE_SHARE: u64 = 64;
 /// Below this the segments are small enough that walking each costs nothing worth a merge.
 const CONSOLIDATE_MIN_DOCS: u64 = 1_000;
 
@@ -815,6 +830,15 @@ impl tantivy::indexer::MergePolicy for ContactMergePolicy {
                     segments.iter().map(|s| s.id()).collect(),
                 )];
             }
+        }
+        if mode == MergeMode::Bulk as u8 {
+            let cap = bulk_merge_cap(segments.iter().map(|s| u64::from(s.num_docs())).sum());
+            let small: Vec<tantivy::index::SegmentMeta> = segments
+                .iter()
+                .filter(|s| u64::from(s.num_docs()) < cap)
+                .cloned()
+                .collect();
+            return self.log.compute_merge_candidates(&small);
         }
         self.log.compute_merge_candidates(segments)
     }
@@ -971,8 +995,10 @@ mod tests {
         assert!(needs_consolidation(&[125_000; 8]));
         // uneven but all large: the log policy would leave these alone
         assert!(needs_consolidation(&[400_000, 250_000, 150_000, 90_000]));
+        // what a 1M bulk load over HTTP leaves (`MergeMode::Bulk`)
+        assert!(needs_consolidation(&[40_000; 25]));
         // one large segment and the small ones steady writes make
-        assert!(!needs_consolidation(&[1_000_000, 30_000, 20_000, 5_000, 800]));
+        assert!(!needs_consolidation(&[1_000_000, 12_000, 8_000, 5_000, 800]));
         // two large ones: not worth rewriting everything
         assert!(!needs_consolidation(&[600_000, 400_000, 10_000]));
         assert!(!needs_consolidation(&[]));
@@ -1018,6 +1044,21 @@ mod tests {
         let mut steady = metas(&[1_000_000]);
         steady.extend(metas(&[5_000; 3]));
         assert!(policy.compute_merge_candidates(&steady).is_empty());
+        // a bulk load merges what its commits add, and leaves what is merged once
+        mode.store(MergeMode::Bulk as u8, Ordering::Release);
+        let mut loading = metas(&[40_000; 8]);
+        loading.extend(metas(&[5_000; 8]));
+        let c = policy.compute_merge_candidates(&loading);
+        assert_eq!(c.len(), 1, "{c:?}");
+        assert_eq!(c[0].0.len(), 8);
+        let small: Vec<_> = loading[8..].iter().map(|m| m.id()).collect();
+        assert!(c[0].0.iter().all(|id| small.contains(id)), "only the 5k segments");
+        mode.store(MergeMode::Log as u8, Ordering::Release);
+        assert_eq!(
+            policy.compute_merge_candidates(&loading).len(),
+            2,
+            "log merges both levels"
+        );
     }
 
     #[test]
