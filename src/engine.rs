@@ -239,6 +239,7 @@ impl Engine {
             upsert_through: u64::MAX,
             merge_mode,
             applied_since_commit: 0,
+            last_bulk_commit: None,
         };
         let handle = std::thread::Builder::new()
             .name("indexer".into())
@@ -1066,11 +1067,17 @@ struct Indexer {
     merge_mode: index::MergeMode,
     /// Contacts applied since the last commit: many mean a bulk load (`MergeMode::Bulk`).
     applied_since_commit: usize,
+    /// When a commit last covered a bulk load's worth of contacts.
+    last_bulk_commit: Option<Instant>,
 }
 
 /// A commit covering at least this many contacts (at the 500 ms default interval, 4,000
 /// contacts/s) counts as part of a bulk load, and the next one's merges are `Bulk`.
 const BULK_DOCS_PER_COMMIT: usize = 2_000;
+/// Merges stay `Bulk` this long after such a commit: a load's commits do not all cover a full
+/// interval (one lands right after a `?refresh=true`, or between two requests), and each small
+/// one switching back to `Log` let the log policy start its large merges mid-load.
+const BULK_HOLD: Duration = Duration::from_secs(5);
 
 /// After this long without a write, the indexer checks the segment layout and has a layout of
 /// several large segments (a bulk load's, a rebuild's) merged into one in the background.
@@ -1288,7 +1295,12 @@ impl Indexer {
     fn commit(&mut self, seq: u64) {
         let start = Instant::now();
         // merges while writes pour in are deferred to one when they pause (`MergeMode::Bulk`)
-        let bulk = std::mem::take(&mut self.applied_since_commit) >= BULK_DOCS_PER_COMMIT;
+        if std::mem::take(&mut self.applied_since_commit) >= BULK_DOCS_PER_COMMIT {
+            self.last_bulk_commit = Some(start);
+        }
+        let bulk = self
+            .last_bulk_commit
+            .is_some_and(|t| start.duration_since(t) < BULK_HOLD);
         match (self.merge_mode, bulk) {
             (index::MergeMode::Log, true) => self.set_merge_mode(index::MergeMode::Bulk),
             (index::MergeMode::Bulk, false) => self.set_merge_mode(index::MergeMode::Log),
